@@ -5,7 +5,10 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #b7018a72
+# %% ../nbs/99_all.ipynb #1dc5ffb9
 from .optimizer import *
 from .microbatch import *
 from .data import *
+from .scaler import *
+from . import optimizer as _opt, microbatch as _mb, data as _data, scaler as _sc
+__all__ = _opt.__all__ + _mb.__all__ + _data.__all__ + _sc.__all__
