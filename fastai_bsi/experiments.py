@@ -19,8 +19,9 @@ from .scaler import BatchSizeScaler
 from .data import imagenette_dls, load_imagenette, TensorDataset
 
 # %% auto #0
-__all__ = ['bn_to_gn', 'xresnet_norm', 'EpochTrainLoss', 'train_run', 'sweep', 'paper_configs', 'invariance_gap',
-           'plot_invariance', 'machine_info', 'demo']
+__all__ = ['SCALES', 'bn_to_gn', 'xresnet_norm', 'EpochTrainLoss', 'train_run', 'sweep', 'paper_configs', 'invariance_gap',
+           'plot_invariance', 'paper_protocol', 'lamb_rule', 'forum_configs', 'forum_sweeps', 'experiment',
+           'machine_info', 'demo']
 
 # %% ../nbs/05_experiments.ipynb #80ba4704
 def bn_to_gn(model:nn.Module, groups:int=1) -> nn.Module:
@@ -184,13 +185,90 @@ def plot_invariance(df:pd.DataFrame, panel:str='opt', colour:str='lr0', alpha:st
     return fig
 
 # %% ../nbs/05_experiments.ipynb #dcc99d8e
+SCALES = dict(
+    quick=dict(size=16, n_per_class=16, n_valid_per_class=10, widen=0.25, device='cpu'),
+    cpu=dict(size=16, n_per_class=None, n_valid_per_class=None, widen=0.25, device='cpu'),
+    gpu=dict(size=128, n_per_class=None, n_valid_per_class=None, widen=1.0, device=None),
+)
+
+def _scale(scale):
+    if scale not in SCALES: raise ValueError(f"`scale` must be one of {list(SCALES)}, got {scale!r}")
+    return dict(SCALES[scale])
+
+def paper_protocol(scale:str='quick', csv=None, seed:int=0, show_progress:bool=True) -> pd.DataFrame:
+    "Experiment 1, the paper's protocol: `adam` (sqrt rule) vs `adam_bsi` (linear rule), batch norm and layer norm"
+    c = _scale(scale)
+    if scale=='quick': grid = dict(batch_sizes=(8, 16, 32), lr0s=(1e-4, 1e-3), micro_bs=8, epochs=2)
+    else: grid = dict(batch_sizes=(32, 64, 128, 256, 512), lr0s=(1e-5, 1e-4, 1e-3), micro_bs=32, epochs=3 if scale=='cpu' else 8)
+    cfgs = paper_configs(grid['batch_sizes'], grid['lr0s'], grid['micro_bs'], norms=('batch', 'group'))
+    return sweep(cfgs, csv=csv, epochs=grid['epochs'], seed=seed, show_progress=show_progress, **c)
+
+def lamb_rule(scale:str='quick', csv=None, seed:int=0, show_progress:bool=True) -> pd.DataFrame:
+    "Experiment 2: `lamb_bsi` and fastai's `Lamb` from ref_bs/8 to ref_bs, with and without `BatchSizeScaler`, one-cycle"
+    c = _scale(scale)
+    ref,micro,epochs = (32, 4, 2) if scale=='quick' else (256, 32, 3 if scale=='cpu' else 10)
+    cfgs = []
+    for opt,b,scaled in itertools.product(('lamb', 'lamb_bsi'), (ref//8, ref//4, ref//2, ref), (False, True)):
+        if b==ref and scaled: continue                 # k=1: the scaler changes nothing
+        cfgs.append(dict(opt=opt, bs=b, micro_bs=micro, lr=1e-2, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle',
+                         scaler=dict(ref_bs=ref) if scaled else None, scaled=scaled, ref_bs=ref, multiple_of=ref))
+    return sweep(cfgs, csv=csv, epochs=epochs, seed=seed, show_progress=show_progress, **c)
+
+_forum_hps = dict(lr=dict(lr_rule='linear'), wd=dict(wd_rule='linear'), mom=dict(mom_rule='pow'),
+                  sqr_mom=dict(sqr_mom_rule='pow'), bn=dict(bn_rule='pow'))
+_none = dict(lr_rule='none', mom_rule='none', sqr_mom_rule='none', wd_rule='none', bn_rule='none')
+
+def forum_configs(base_bs:int=128, batch_sizes=(32, 512), offsets=(0.25, 0.5, 1, 2, 4), opt:str='adam') -> list:
+    "Experiment 3's grid: from `base_bs`, scale one hyperparameter at a time (and all) with each factor offset"
+    cfgs = [dict(opt=opt, bs=base_bs, scaled='baseline', offset=1., scaler=None)]
+    grid = [('none', 1.)] + list(itertools.product(list(_forum_hps)+['all'], offsets))   # 'none': nothing scaled
+    for b,(nm,off) in itertools.product(batch_sizes, grid):
+        if nm=='all': sc = {k:v for d in _forum_hps.values() for k,v in d.items()}
+        else: sc = dict(_forum_hps.get(nm, {}))
+        sc = {**_none, **sc, 'ref_bs': base_bs}
+        for h in ('lr', 'wd', 'mom', 'sqr_mom', 'bn'):
+            if sc[f'{h}_rule']!='none': sc[f'{h}_offset'] = off
+        cfgs.append(dict(opt=opt, bs=b, scaled=nm, offset=off, scaler=sc))
+    return cfgs
+
+def forum_sweeps(scale:str='quick', csv=None, seed:int=0, show_progress:bool=True) -> pd.DataFrame:
+    "Experiment 3, the forum's sweeps: one hyperparameter scaled at a time with offsets 1/4..4, fastai `Adam`"
+    c = _scale(scale)
+    if scale=='quick': base,bss,offs,epochs = 16, (32,), (0.5, 2), 1
+    else: base,bss,offs,epochs = 128, (32, 512), (0.25, 0.5, 1, 2, 4), 2 if scale=='cpu' else 8
+    cfgs = [dict(o, lr=3e-3, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle', multiple_of=max(bss+(base,)), base_bs=base)
+            for o in forum_configs(base, bss, offs)]
+    return sweep(cfgs, csv=csv, epochs=epochs, seed=seed, show_progress=show_progress, **c)
+
+# %% ../nbs/05_experiments.ipynb #98a6b4e9
+_experiments = dict(paper=paper_protocol, lamb=lamb_rule, forum=forum_sweeps)
+
+@call_parse
+def experiment(
+    name:str, # 'paper', 'lamb' or 'forum'
+    scale:str='cpu', # 'quick', 'cpu' or 'gpu'
+    out:str='results', # Folder for `{name}_{scale}.csv` and the run log
+    seed:int=0, # Random seed
+):
+    "Run one of the experiment notebooks' sweeps from the command line, resuming from its CSV if it exists"
+    if name not in _experiments: raise ValueError(f"`name` must be one of {list(_experiments)}, got {name!r}")
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    csv = out/f'{name}_{scale}.csv'
+    t0 = time.time()
+    df = _experiments[name](scale, csv=csv, seed=seed)
+    line = f'{name} --scale {scale} --seed {seed}: {df.run_key.nunique()} runs, {time.time()-t0:.0f} s this call, on {machine_info()}'
+    with open(out/'runs.log', 'a') as f: f.write(f'{time.strftime("%Y-%m-%d %H:%M")} {line}\n')
+    print(line)
+    return df
+
+# %% ../nbs/05_experiments.ipynb #171ace6f
 def _floats(s): return [float(o) for o in str(s).split(',') if o.strip()]
 def _ints(s): return [int(o) for o in str(s).split(',') if o.strip()]
 
 def machine_info() -> str:
     "One line naming the hardware and versions, to print beside results"
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() else f'CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)'
-    return f'{dev}; torch {torch.__version__}; Python {platform.python_version()}'
+    return f'{dev}; {torch.get_num_threads()} torch threads; torch {torch.__version__}; Python {platform.python_version()}'
 
 @call_parse
 def demo(
