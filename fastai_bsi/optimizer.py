@@ -240,6 +240,16 @@ def _cpp_kernels():
 # %% ../nbs/00_optimizer.ipynb #67581911
 _FOREACH_CHUNK = 2**23
 
+def _moments_foreach(gs, ss, ms, vs, mom, sqr_mom, eps, step):
+    "Update `ms` and `vs` (with `ss`, or `gs**2` when `ss` is None); the first debias factor and `sqrt(v_hat)+eps`"
+    torch._foreach_mul_(ms, mom); torch._foreach_add_(ms, gs, alpha=1-mom)
+    torch._foreach_mul_(vs, sqr_mom)
+    if ss is None: torch._foreach_addcmul_(vs, gs, gs, value=1-sqr_mom)
+    else: torch._foreach_add_(vs, ss, alpha=1-sqr_mom)
+    debias1,debias2 = debias(mom, 1-mom, step),debias(sqr_mom, 1-sqr_mom, step)
+    d = torch._foreach_div(vs, debias2); torch._foreach_sqrt_(d); torch._foreach_add_(d, eps)
+    return debias1,d
+
 def _adam_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, decouple_wd=True, **kwargs):
     "One `adam_bsi` step on lists of tensors sharing hyper-parameters and `step` (`ss=None`: no `p.sqr_grad`)"
     if wd!=0:
@@ -248,22 +258,12 @@ def _adam_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, decouple_
             if ss is not None:
                 torch._foreach_addcmul_(ss, ps, gs, value=2*wd); torch._foreach_addcmul_(ss, ps, ps, value=wd*wd)
             torch._foreach_add_(gs, ps, alpha=wd)
-    torch._foreach_mul_(ms, mom); torch._foreach_add_(ms, gs, alpha=1-mom)
-    torch._foreach_mul_(vs, sqr_mom)
-    if ss is None: torch._foreach_addcmul_(vs, gs, gs, value=1-sqr_mom)
-    else: torch._foreach_add_(vs, ss, alpha=1-sqr_mom)
-    debias1,debias2 = debias(mom, 1-mom, step),debias(sqr_mom, 1-sqr_mom, step)
-    d = torch._foreach_div(vs, debias2); torch._foreach_sqrt_(d); torch._foreach_add_(d, eps)
+    debias1,d = _moments_foreach(gs, ss, ms, vs, mom, sqr_mom, eps, step)
     torch._foreach_addcdiv_(ps, ms, d, value=-lr/debias1)
 
 def _lamb_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, max_trust=10., **kwargs):
     "One `lamb_bsi` step on lists of tensors sharing hyper-parameters and `step` (`ss=None`: no `p.sqr_grad`)"
-    torch._foreach_mul_(ms, mom); torch._foreach_add_(ms, gs, alpha=1-mom)
-    torch._foreach_mul_(vs, sqr_mom)
-    if ss is None: torch._foreach_addcmul_(vs, gs, gs, value=1-sqr_mom)
-    else: torch._foreach_add_(vs, ss, alpha=1-sqr_mom)
-    debias1,debias2 = debias(mom, 1-mom, step),debias(sqr_mom, 1-sqr_mom, step)
-    d = torch._foreach_div(vs, debias2); torch._foreach_sqrt_(d); torch._foreach_add_(d, eps)
+    debias1,d = _moments_foreach(gs, ss, ms, vs, mom, sqr_mom, eps, step)
     u = torch._foreach_div(ms, debias1); torch._foreach_div_(u, d); del d
     if wd!=0: torch._foreach_add_(u, ps, alpha=wd)
     r1,r2 = torch.stack(torch._foreach_norm(ps)),torch.stack(torch._foreach_norm(u))
