@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Local check of the documentation site, without Quarto (which renders the real site in CI, .github/workflows/deploy.yaml):
+#   1. nbdev-proc-nbs: nbdev's processing of every notebook into _proc/ (runs the show_doc, export and import cells);
+#   2. tools/docs_render.py: _proc/*.ipynb -> static HTML in _docs_preview/ (nbconvert; sidebar from nbs/sidebar.yml;
+#      MathJax 2.7.7 from npm, served locally so the maths renders offline);
+#   3. headless Chromium: screenshots of the home page, API pages and an experiment page in _docs_preview/*.png,
+#      and a check that MathJax typeset the maths on them without errors.
+# Usage: bash tools/docs_preview.sh [--quick]    (--quick: reuse _proc/ for notebooks unchanged since last time)
+# Needs: Python with the project installed ("pip install -e .[dev]"), Chromium (apt-get install chromium), npm (for
+# MathJax, once; or MATHJAX_DIR=/path/to/MathJax-2.7.x). nbconvert is pip-installed if missing.
+# Exit status non-zero if nbdev-proc-nbs fails on any notebook, rendering fails, or a page's maths does not render.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${DOCS_PREVIEW_OUT:-_docs_preview}
+SHOTS=${DOCS_PREVIEW_PAGES:-"index.ipynb 00_optimizer.ipynb 02_scaler.ipynb 06_paper_protocol.ipynb"}
+OPTIONAL="which_rule.ipynb"          # listed in nbs/sidebar.yml, may not be written yet
+QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
+start=$(date +%s)
+say() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+fail=0
+TMP=$(mktemp -d)
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+  # nbdev-proc-nbs rewrites nbs/sidebar.yml (unless custom_sidebar = true) and fastai_bsi/_modidx.py: put them back
+  [ -f "$TMP/sidebar.yml" ] && ! cmp -s "$TMP/sidebar.yml" nbs/sidebar.yml && cp "$TMP/sidebar.yml" nbs/sidebar.yml
+  [ -f "$TMP/_modidx.py" ] && ! cmp -s "$TMP/_modidx.py" fastai_bsi/_modidx.py && cp "$TMP/_modidx.py" fastai_bsi/_modidx.py
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+say "prerequisites"
+CHROME=${CHROME:-$(command -v chromium || command -v chromium-browser || command -v google-chrome || command -v google-chrome-stable || true)}
+[ -n "$CHROME" ] || { echo "Chromium not found: apt-get install -y chromium (or set CHROME=/path/to/chrome)"; exit 1; }
+python -c "import nbconvert" 2>/dev/null || python -m pip install -q nbconvert || { echo "could not install nbconvert"; exit 1; }
+MJ=${MATHJAX_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fastai_bsi_docs/mathjax/node_modules/mathjax}
+if [ ! -f "$MJ/MathJax.js" ]; then
+  command -v npm >/dev/null || { echo "npm not found: install npm, or set MATHJAX_DIR to a MathJax 2.7 folder"; exit 1; }
+  prefix=$(dirname "$(dirname "$MJ")"); mkdir -p "$prefix"
+  npm install --prefix "$prefix" --no-save --no-audit --no-fund --loglevel=error mathjax@2.7.7 || { echo "npm install mathjax failed"; exit 1; }
+fi
+echo "chromium: $("$CHROME" --version 2>/dev/null)   nbconvert: $(python -c 'import nbconvert;print(nbconvert.__version__)')   MathJax: $MJ"
+
+say "nbdev-proc-nbs (every notebook -> _proc/)"
+rm -rf "$OUT"; mkdir -p "$OUT"; LOG=$OUT/proc.log
+cp nbs/sidebar.yml "$TMP/sidebar.yml"; cp fastai_bsi/_modidx.py "$TMP/_modidx.py"
+if [ "$(python -c 'from nbdev.config import get_config; print(bool(get_config().custom_sidebar))')" != True ]; then
+  echo "note: custom_sidebar is not set in pyproject.toml, so nbdev regenerates nbs/sidebar.yml; this script restores it"
+fi
+if ! command -v quarto >/dev/null; then
+  # nbdev-proc-nbs only checks that a quarto binary exists (else it tries to install one with sudo); it never runs it
+  mkdir -p "$TMP/bin"; printf '#!/bin/sh\necho "quarto is not installed (docs_preview.sh stub)" >&2; exit 1\n' >"$TMP/bin/quarto"
+  chmod +x "$TMP/bin/quarto"; PROC_PATH="$TMP/bin:$PATH"
+else PROC_PATH=$PATH; fi
+force=--force; [ $QUICK = 1 ] && force=
+PATH=$PROC_PATH nbdev-proc-nbs --n-workers 1 $force >"$LOG" 2>&1
+proc_rc=$?
+cp "$TMP/sidebar.yml" nbs/sidebar.yml; cp "$TMP/sidebar.yml" _proc/sidebar.yml 2>/dev/null
+failed_nbs=""
+if [ $proc_rc -ne 0 ]; then
+  echo "nbdev-proc-nbs failed (log: $LOG); processing the remaining notebooks one at a time to find all failures:"
+  for nb in nbs/*.ipynb; do
+    n=$(basename "$nb"); [[ $n == _* ]] && continue
+    [ -f "_proc/$n" ] && [ "_proc/$n" -nt "$nb" ] && continue
+    if PATH=$PROC_PATH nbdev-proc-nbs --n-workers 1 --file-glob "$n" >"$TMP/one.log" 2>&1 && [ -f "_proc/$n" ]; then echo "  ok     $n"
+    else
+      echo "  FAILED $n:"; grep -E '^(Exception: Error in notebook|[A-Za-z]*Error: )' "$TMP/one.log" | tail -3 | sed 's/^/           /'
+      cat "$TMP/one.log" >>"$LOG"; failed_nbs="$failed_nbs $n"
+    fi
+  done
+  cp "$TMP/sidebar.yml" nbs/sidebar.yml; cp "$TMP/sidebar.yml" _proc/sidebar.yml 2>/dev/null
+  fail=1
+fi
+if grep -q 'Found cells containing imports and other code' "$LOG"; then
+  echo "note: nbdev executed some cells that mix imports with other code while processing (see the log's UserWarnings)"
+fi
+echo "processed: $(ls _proc/*.ipynb 2>/dev/null | wc -l) notebooks; failed:${failed_nbs:- none}"
+
+say "render _proc/*.ipynb -> $OUT/*.html"
+ln -s "$MJ" "$OUT/mathjax"
+python tools/docs_render.py --proc _proc --nbs nbs --out "$OUT" --optional "$OPTIONAL" || { echo "rendering failed"; fail=1; }
+
+say "headless Chromium: screenshots and maths check"
+PORT=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python -m http.server "$PORT" --bind 127.0.0.1 --directory "$OUT" >/dev/null 2>&1 &
+SERVER_PID=$!
+for i in $(seq 50); do python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$PORT/')" 2>/dev/null && break; sleep 0.2; done
+chrome() {
+  "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+    --disable-component-update --disable-sync --disable-dev-shm-usage --hide-scrollbars --user-data-dir="$(mktemp -d -p "$TMP")" \
+    --window-size=1280,2000 --virtual-time-budget=20000 "$@" 2>>"$TMP/chrome.log"
+}
+for nb in $SHOTS; do
+  page=$(awk -F'\t' -v n="$nb" '$1==n{print $2}' "$OUT/pages.tsv" 2>/dev/null)
+  n_math=$(awk -F'\t' -v n="$nb" '$1==n{print $3}' "$OUT/pages.tsv" 2>/dev/null)
+  if [ -z "$page" ]; then echo "  FAILED $nb: no rendered page"; fail=1; continue; fi
+  url="http://127.0.0.1:$PORT/$page"; png="$OUT/${nb%.ipynb}.png"
+  chrome --screenshot="$ROOT/$png" "$url" >/dev/null
+  dom=$(chrome --dump-dom "$url")
+  typeset=$(grep -o 'class="mjx-chtml' <<<"$dom" | wc -l)
+  # MathJax failures: processing errors, TeX errors (merror/noErrors) and undefined macros (shown red by noUndefined)
+  errors=$(grep -o -E 'Math Processing Error|class="mjx-merror|class="[^"]*(MathJax_Error|noError)|mathcolor=&quot;red&quot;' <<<"$dom" | wc -l)
+  imgs=$(grep -o '<img src="data:image' <<<"$dom" | wc -l)
+  status=ok
+  if [ ! -s "$png" ]; then status="FAILED (no screenshot)"; fail=1
+  elif [ "$errors" -gt 0 ] || { [ "${n_math:-0}" -gt 0 ] && [ "$typeset" -eq 0 ]; }; then status="FAILED (maths not typeset)"; fail=1; fi
+  printf '  %-22s %-26s maths in source: %3s, typeset: %4s, errors: %s, images: %s  -> %s  %s\n' "$nb" "$page" "${n_math:-0}" "$typeset" "$errors" "$imgs" "$png" "$status"
+done
+
+say "done"
+echo "open: python -m http.server --directory $OUT  (then http://127.0.0.1:8000/index.html); screenshots: $OUT/*.png"
+[ $fail -eq 0 ] && echo "docs preview: OK" || echo "docs preview: FAILED"
+exit $fail
