@@ -48,12 +48,19 @@ def xresnet_norm(arch:str='xresnet18', norm:str='batch', widen:float=0.25, n_out
 class EpochTrainLoss(Callback):
     "Mean training loss over each epoch, weighted by batch size, in `self.values`"
     order = 51
-    def before_fit(self): self.values = []
-    def before_train(self): self.tot,self.n = 0.,0
+    def before_fit(self):
+        "Start an empty list of epoch losses"
+        self.values = []
+    def before_train(self):
+        "Reset the running sum"
+        self.tot,self.n = 0.,0
     def after_batch(self):
+        "Add the batch's loss times its size"
         if not self.training or not len(self.yb): return
         bs = find_bs(self.yb); self.tot += self.loss.detach().float()*bs; self.n += bs
-    def after_train(self): self.values.append(float(self.tot/max(self.n,1)))
+    def after_train(self):
+        "Record the epoch's mean"
+        self.values.append(float(self.tot/max(self.n,1)))
 
 # %% ../nbs/05_experiments.ipynb #9dfca8e2
 _opts = dict(adam=Adam, lamb=Lamb, sgd=SGD, adam_bsi=adam_bsi, lamb_bsi=lamb_bsi)
@@ -129,7 +136,13 @@ def train_run(
 # %% ../nbs/05_experiments.ipynb #d6c4ebf5
 def _key(cfg): return repr(sorted((k, str(v)) for k,v in cfg.items()))
 
-def sweep(configs:list, csv:str|Path|None=None, resume:bool=True, show_progress:bool=True, **common) -> pd.DataFrame:
+def sweep(
+    configs:list, # Dicts of `train_run` arguments, one per run
+    csv:str|Path|None=None, # Where to write the tidy results after each run (None: nowhere)
+    resume:bool=True, # Reuse the rows already in `csv` for configurations that ran before
+    show_progress:bool=True, # fastprogress bar over the runs
+    **common # `train_run` arguments shared by every run
+) -> pd.DataFrame:
     "Run `train_run(**common, **cfg)` for each `cfg` of `configs`; the tidy per-epoch results, also saved to `csv`"
     configs = [{**common, **c} for c in configs]
     done = pd.read_csv(csv) if csv is not None and resume and Path(csv).exists() else pd.DataFrame()
@@ -143,8 +156,15 @@ def sweep(configs:list, csv:str|Path|None=None, resume:bool=True, show_progress:
     return pd.concat([done, pd.DataFrame(rows)], ignore_index=True)
 
 # %% ../nbs/05_experiments.ipynb #bbceb466
-def paper_configs(batch_sizes=(16, 32, 64, 128), lr0s=(1e-4, 1e-3), micro_bs:int=16, opts=('adam', 'adam_bsi'),
-                  gamma1:float=0.1, gamma2:float=0.001, norms=('batch',)) -> list:
+def paper_configs(
+    batch_sizes=(16, 32, 64, 128), # Mini-batch sizes B; the largest is B_max
+    lr0s=(1e-4, 1e-3), # Base learning rates eta_0
+    micro_bs:int=16, # Micro-batch size M (must divide every B)
+    opts=('adam', 'adam_bsi'), # Optimizers: names ending in `_bsi` get the linear rule, the others the square-root rule
+    gamma1:float=0.1, # gamma_1 at B_max (mom = 1 - gamma1*B/B_max)
+    gamma2:float=0.001, # gamma_2 at B_max (sqr_mom = 1 - gamma2*B/B_max)
+    norms=('batch',), # 'batch' and/or 'group' (layer norm)
+) -> list:
     "Configurations of the paper's protocol (eqs. 11-13) for `train_run`"
     bmax = max(batch_sizes)
     res = []
@@ -156,15 +176,27 @@ def paper_configs(batch_sizes=(16, 32, 64, 128), lr0s=(1e-4, 1e-3), micro_bs:int
     return res
 
 # %% ../nbs/05_experiments.ipynb #3b1d7cf3
-def invariance_gap(df:pd.DataFrame, by=('opt', 'lr0'), metric:str='train_loss', over:str='bs') -> pd.DataFrame:
+def invariance_gap(
+    df:pd.DataFrame, # Tidy results with an `epoch` column (as `sweep` returns)
+    by=('opt', 'lr0'), # Columns that define one group of curves
+    metric:str='train_loss', # The curve compared
+    over:str='bs', # The column whose values should not matter
+) -> pd.DataFrame:
     "Mean over epochs of the spread (max-min) of `metric` across `over`, for each group of `by`"
     by = list(by)
     spread = df.groupby(by+['epoch'])[metric].agg(lambda s: s.max()-s.min()).rename('spread').reset_index()
     return spread.groupby(by)['spread'].mean().rename('gap').reset_index()
 
 # %% ../nbs/05_experiments.ipynb #0d87d914
-def plot_invariance(df:pd.DataFrame, panel:str='opt', colour:str='lr0', alpha:str='bs', metric:str='train_loss',
-                    title:str|None=None, fname:str|Path|None=None):
+def plot_invariance(
+    df:pd.DataFrame, # Tidy results with `epoch` and `samples` columns
+    panel:str='opt', # One panel per value of this column
+    colour:str='lr0', # One colour per value of this column
+    alpha:str='bs', # Opacity by this column (darker is larger)
+    metric:str='train_loss', # What to plot against samples seen
+    title:str|None=None, # Figure title
+    fname:str|Path|None=None, # Save the figure there too
+):
     "Curves of `metric` against samples seen: a panel per `panel`, a colour per `colour`, opacity by `alpha`"
     import matplotlib.pyplot as plt
     panels,colours,alphas = (sorted(df[c].unique()) for c in (panel, colour, alpha))
@@ -195,7 +227,12 @@ def _scale(scale):
     if scale not in SCALES: raise ValueError(f"`scale` must be one of {list(SCALES)}, got {scale!r}")
     return dict(SCALES[scale])
 
-def paper_protocol(scale:str='quick', csv=None, seed:int=0, show_progress:bool=True) -> pd.DataFrame:
+def paper_protocol(
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES`)
+    csv=None, # Results file (resumed if it exists)
+    seed:int=0, # Random seed of every run
+    show_progress:bool=True, # Progress bar
+) -> pd.DataFrame:
     "Experiment 1, the paper's protocol: `adam` (sqrt rule) vs `adam_bsi` (linear rule), batch norm and layer norm"
     c = _scale(scale)
     if scale=='quick': grid = dict(batch_sizes=(8, 16, 32), lr0s=(1e-4, 1e-3), micro_bs=8, epochs=2)
@@ -203,7 +240,12 @@ def paper_protocol(scale:str='quick', csv=None, seed:int=0, show_progress:bool=T
     cfgs = paper_configs(grid['batch_sizes'], grid['lr0s'], grid['micro_bs'], norms=('batch', 'group'))
     return sweep(cfgs, csv=csv, epochs=grid['epochs'], seed=seed, show_progress=show_progress, **c)
 
-def lamb_rule(scale:str='quick', csv=None, seed:int=0, show_progress:bool=True) -> pd.DataFrame:
+def lamb_rule(
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES`)
+    csv=None, # Results file (resumed if it exists)
+    seed:int=0, # Random seed of every run
+    show_progress:bool=True, # Progress bar
+) -> pd.DataFrame:
     "Experiment 2: `lamb_bsi` and fastai's `Lamb` from ref_bs/8 to ref_bs, with and without `BatchSizeScaler`, one-cycle"
     c = _scale(scale)
     ref,micro,epochs = (32, 4, 2) if scale=='quick' else (256, 32, 3 if scale=='cpu' else 10)
@@ -218,7 +260,12 @@ _forum_hps = dict(lr=dict(lr_rule='linear'), wd=dict(wd_rule='linear'), mom=dict
                   sqr_mom=dict(sqr_mom_rule='pow'), bn=dict(bn_rule='pow'))
 _none = dict(lr_rule='none', mom_rule='none', sqr_mom_rule='none', wd_rule='none', bn_rule='none')
 
-def forum_configs(base_bs:int=128, batch_sizes=(32, 512), offsets=(0.25, 0.5, 1, 2, 4), opt:str='adam') -> list:
+def forum_configs(
+    base_bs:int=128, # Batch size the baseline hyperparameters are tuned at (`ref_bs`)
+    batch_sizes=(32, 512), # Batch sizes to train at
+    offsets=(0.25, 0.5, 1, 2, 4), # Multipliers of k = bs/base_bs for the scaled hyperparameters
+    opt:str='adam', # Optimizer name (see `train_run`)
+) -> list:
     "Experiment 3's grid: from `base_bs`, scale one hyperparameter at a time (and all) with each factor offset"
     cfgs = [dict(opt=opt, bs=base_bs, scaled='baseline', offset=1., scaler=None)]
     grid = [('none', 1.)] + list(itertools.product(list(_forum_hps)+['all'], offsets))   # 'none': nothing scaled
@@ -231,7 +278,12 @@ def forum_configs(base_bs:int=128, batch_sizes=(32, 512), offsets=(0.25, 0.5, 1,
         cfgs.append(dict(opt=opt, bs=b, scaled=nm, offset=off, scaler=sc))
     return cfgs
 
-def forum_sweeps(scale:str='quick', csv=None, seed:int=0, show_progress:bool=True) -> pd.DataFrame:
+def forum_sweeps(
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES`)
+    csv=None, # Results file (resumed if it exists)
+    seed:int=0, # Random seed of every run
+    show_progress:bool=True, # Progress bar
+) -> pd.DataFrame:
     "Experiment 3, the forum's sweeps: one hyperparameter scaled at a time with offsets 1/4..4, fastai `Adam`"
     c = _scale(scale)
     if scale=='quick': base,bss,offs,epochs = 16, (32,), (0.5, 2), 1

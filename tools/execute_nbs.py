@@ -3,7 +3,7 @@ The experiment notebooks read the CPU-scale CSVs in results/, so their saved tab
 Usage: python tools/execute_nbs.py nbs/06_paper_protocol.ipynb [...]"""
 import os, sys, time
 from pathlib import Path
-from execnb.nbio import read_nb, write_nb
+from fastcore.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
 
 for f in map(Path, sys.argv[1:]):
