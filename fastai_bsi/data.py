@@ -71,6 +71,7 @@ class TensorDataset:
 class TensorBatchDL(TfmdDL):
     "A fastai `DataLoader` that takes whole batches out of a `TensorDataset` with one indexing operation"
     def create_batches(self, samps):
+        "Yield `(x[idx], y[idx])` for consecutive chunks of `bs` indices of `samps`"
         idxs = list(samps)
         n = len(idxs) - (len(idxs) % self.bs if self.drop_last else 0)
         for i in range(0, n, self.bs):

@@ -92,8 +92,12 @@ class CommCounter(Callback):
         try: return default_hooks.allreduce_hook(pg, bucket)
         finally: self._in_hook = False
 
-    def after_step(self): self.n_steps += 1
-    def after_fit(self): dist.all_reduce = self._orig
+    def after_step(self):
+        "Count optimizer steps"
+        self.n_steps += 1
+    def after_fit(self):
+        "Put back `torch.distributed.all_reduce`"
+        dist.all_reduce = self._orig
 
     @property
     def per_step(self) -> dict:

@@ -94,6 +94,7 @@ class MicroBatchGrads(Callback):
         self.ddp,self.flat,self._nosync = None,None,contextlib.ExitStack()
 
     def before_fit(self):
+        "Check `micro_bs` against the batch size, reset the buffers, find `GradientClip`, patch `_do_one_batch` in split mode"
         bs = getattr(self.dls.train, 'bs', None)
         if self.split and bs: _split_idxs(bs, self.micro_bs)           # fail now, not at the first batch
         self.bufs,self.count,self.n_seen,self.ready = {},0,0,False
@@ -106,6 +107,7 @@ class MicroBatchGrads(Callback):
         if self.split: self.learn._do_one_batch = self._do_one_batch   # instance attribute, removed in after_fit
 
     def after_fit(self):
+        "Remove the `_do_one_batch` patch and the buffers"
         self.learn.__dict__.pop('_do_one_batch', None)
         self._clear(); self.bufs = {}
         self._nosync.close(); self.ddp,self.flat = None,None
@@ -168,6 +170,7 @@ class MicroBatchGrads(Callback):
         else: self.flat.flat.zero_()
 
     def after_backward(self):
+        "Fold this micro-batch's gradient into the sums; at the step's last micro-batch put the mean gradient in `p.grad`"
         ps = self._params()
         first_ = self.count==0
         if first_:
@@ -207,6 +210,7 @@ class MicroBatchGrads(Callback):
     def _norm(self, ts): return torch.stack(torch._foreach_norm(ts)).norm() if ts else tensor(0.)
 
     def before_step(self):
+        "Set `p.sqr_grad`: mean squared micro-batch gradient, unscaled by the loss scale and clipped like `p.grad`"
         if not self.ready: return
         ps = self.step_params
         sq = [self.bufs[p][1] for p in ps]
@@ -224,4 +228,5 @@ class MicroBatchGrads(Callback):
         self.count,self.n_seen,self.ready,self.step_params = 0,0,False,[]
 
     def after_batch(self):
+        "Remove `p.sqr_grad` after a step, so it is never reused"
         if self.ready: self._clear()

@@ -56,7 +56,14 @@ def _check_missing(missing_stats):
     if missing_stats not in ('warn', 'error', 'ignore'):
         raise ValueError(f"`missing_stats` must be one of 'warn', 'error', 'ignore', got {missing_stats!r}")
 
-def average_micro_sqr_grad(p, sqr_mom, dampening=True, sqr_avg=None, missing_stats='warn', **kwargs):
+def average_micro_sqr_grad(
+    p:Tensor, # Parameter, with `p.grad` and (normally) `p.sqr_grad`
+    sqr_mom:float, # $\beta_2$
+    dampening:bool=True, # Weight the new value by $1-\beta_2$
+    sqr_avg:Tensor|None=None, # The moving average so far (state)
+    missing_stats:str='warn', # Without `p.sqr_grad`: 'warn' (once), 'error' or 'ignore'
+    **kwargs
+):
     "Keep in `sqr_avg` the moving average of the mean squared micro-batch gradient `p.sqr_grad` with `sqr_mom`"
     s = getattr(p, 'sqr_grad', None)
     if s is None:
@@ -70,7 +77,13 @@ def average_micro_sqr_grad(p, sqr_mom, dampening=True, sqr_avg=None, missing_sta
 average_micro_sqr_grad.defaults = dict(sqr_mom=0.99)
 
 # %% ../nbs/00_optimizer.ipynb #255bf928
-def micro_l2_reg(p, lr, wd, do_wd=True, **kwargs):
+def micro_l2_reg(
+    p:Tensor, # Parameter, with `p.grad` and optionally `p.sqr_grad`
+    lr:float, # Learning rate (unused; steppers get every hyperparameter)
+    wd:float, # L2 coefficient $\lambda$
+    do_wd:bool=True, # False for parameters excluded from weight decay
+    **kwargs
+):
     "L2 regularization: add `wd*p` to each micro-batch gradient, updating `p.grad` and `p.sqr_grad` together"
     if not do_wd or wd==0: return
     s = getattr(p, 'sqr_grad', None)
@@ -86,7 +99,20 @@ def adam_bsi_cbs(decouple_wd:bool=True):
     return cbs + [partial(average_grad, dampening=True), average_micro_sqr_grad, step_stat, adam_step]
 
 # %% ../nbs/00_optimizer.ipynb #52ab9955
-def lamb_bsi_step(p, lr, mom, step, sqr_mom, grad_avg, sqr_avg, eps, wd=0., max_trust=10., do_wd=True, **kwargs):
+def lamb_bsi_step(
+    p:Tensor, # Parameter to update
+    lr:float, # Learning rate $\eta$
+    mom:float, # $\beta_1$, for the bias correction
+    step:int, # Steps taken, this one included
+    sqr_mom:float, # $\beta_2$, for the bias correction
+    grad_avg:Tensor, # $m$
+    sqr_avg:Tensor, # $v$ (of the squared micro-batch gradients)
+    eps:float, # Added to $\sqrt{\hat v}$
+    wd:float=0., # Weight decay $\lambda$, inside the trust ratio
+    max_trust:float=10., # Cap on the trust ratio $q$
+    do_wd:bool=True, # False for parameters excluded from weight decay
+    **kwargs
+):
     "LAMB step with weight decay inside the trust ratio: `p -= lr * q * s`, `q = min(|p|/|s|, max_trust)`"
     debias1 = debias(mom,     1-mom,     step)
     debias2 = debias(sqr_mom, 1-sqr_mom, step)

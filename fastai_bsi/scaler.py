@@ -284,8 +284,12 @@ class BatchSizeScaler(Callback):
             if self._scaled['bn']: self._set_bn(self._batch_bs()/self.ref_bs)
         if 'lr' in self._scaled['hps']: self._raw_lrs.append(self._scaled['hps']['lr'][0][-1])
 
-    def after_cancel_step(self): self._cancelled = True
-    def after_step(self): self._stepped = not self._cancelled
+    def after_cancel_step(self):
+        "The optimizer step was skipped (accumulation, overflow): the samples carry over to the next one"
+        self._cancelled = True
+    def after_step(self):
+        "An optimizer step happened: per-step counting starts again"
+        self._stepped = not self._cancelled
 
     def after_batch(self):
         "Count the samples since the last optimizer step"
