@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastai.basics import *
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.training import GradientClip
+from fastai.callback.mixup import MixHandler
 from .optimizer import *
 import functools, contextlib
 import torch.distributed as dist
@@ -97,6 +98,9 @@ class MicroBatchGrads(Callback):
         "Check `micro_bs` against the batch size, reset the buffers, find `GradientClip`, patch `_do_one_batch` in split mode"
         bs = getattr(self.dls.train, 'bs', None)
         if self.split and bs: _split_idxs(bs, self.micro_bs)           # fail now, not at the first batch
+        if self.split and any(isinstance(cb, MixHandler) for cb in self.learn.cbs):
+            raise ValueError("`MicroBatchGrads(micro_bs=...)` cannot split batches mixed by MixUp/CutMix (their loss needs the "
+                             "whole batch): use `MicroBatchGrads(n_acc=...)` with smaller DataLoader batches instead")
         self.bufs,self.count,self.n_seen,self.ready = {},0,0,False
         self.clip = first(cb for cb in self.learn.cbs if isinstance(cb, GradientClip))
         self._nosync.close()                                            # in case a previous fit ended in an error
