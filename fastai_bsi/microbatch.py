@@ -16,7 +16,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0
-__all__ = ['fold_micro_grads', 'FlatMicroStats', 'MicroBatchGrads']
+__all__ = ['fold_micro_grads', 'FlatMicroStats', 'MicroBatchGrads', 'fold_into_moments']
 
 # %% ../nbs/01_microbatch.ipynb #cb2154f6
 def fold_micro_grads(grads:list, sums:list, sqr_sums:list, n:int=1, first:bool=False):
@@ -83,14 +83,17 @@ class MicroBatchGrads(Callback):
     def __init__(self,
         micro_bs:int|None=None, # Split mode: samples per micro-batch; must divide the DataLoader batch size
         n_acc:int|None=None, # Accumulate mode: DataLoader batches (micro-batches) per optimizer step
+        fold:bool=False, # Fold each micro-batch gradient straight into the moments of `adam_bsi`/`lamb_bsi` (less memory)
     ):
         if (micro_bs is None) == (n_acc is None):
             raise ValueError("Pass exactly one of `micro_bs` (split each batch) and `n_acc` (accumulate batches)")
         for nm,v in (('micro_bs',micro_bs), ('n_acc',n_acc)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int,np.integer)) or v < 1):
                 raise ValueError(f"`{nm}` must be a positive integer, got {v!r}")
-        self.micro_bs,self.n_acc = micro_bs,(1 if n_acc is None else int(n_acc))
+        if not isinstance(fold, bool): raise ValueError(f"`fold` must be True or False, got {fold!r}")
+        self.micro_bs,self.n_acc,self.fold = micro_bs,(1 if n_acc is None else int(n_acc)),fold
         self.split = micro_bs is not None
+        self._hooks,self._folding = [],False
         self.bufs,self.count,self.n_seen,self.ready = {},0,0,False
         self.ddp,self.flat,self._nosync = None,None,contextlib.ExitStack()
 
@@ -105,14 +108,18 @@ class MicroBatchGrads(Callback):
         self.clip = first(cb for cb in self.learn.cbs if isinstance(cb, GradientClip))
         self._nosync.close()                                            # in case a previous fit ended in an error
         self.ddp,self.flat = self._find_ddp(),None
+        if self.fold: self._start_fold()
         if self.ddp is not None:
             self._check_ranks(bs)
             self._nosync.enter_context(self.ddp.no_sync())             # DDP never reduces: the flat all-reduce does
         if self.split: self.learn._do_one_batch = self._do_one_batch   # instance attribute, removed in after_fit
 
     def after_fit(self):
-        "Remove the `_do_one_batch` patch and the buffers"
+        "Fold mode: take a step left unfinished; then remove the `_do_one_batch` patch, the fold hooks and the buffers"
+        if self.fold: self._finish_fold_step()
         self.learn.__dict__.pop('_do_one_batch', None)
+        for h in self._hooks: h.remove()
+        self._hooks,self._folding = [],False
         self._clear(); self.bufs = {}
         self._nosync.close(); self.ddp,self.flat = None,None
 
@@ -146,7 +153,8 @@ class MicroBatchGrads(Callback):
         learn = self.learn
         if self not in learn.cbs or not learn.training or not len(learn.yb): return type(learn)._do_one_batch(learn)
         xb,yb = learn.xb,learn.yb
-        idxs = _split_idxs(find_bs(yb), self.micro_bs)
+        self.batch_n = find_bs(yb)
+        idxs = _split_idxs(self.batch_n, self.micro_bs)
         self.split_kappa = len(idxs)
         mp = getattr(learn, 'mixed_precision', None)
         preds,loss = [],0.
@@ -175,6 +183,7 @@ class MicroBatchGrads(Callback):
 
     def after_backward(self):
         "Fold this micro-batch's gradient into the sums; at the step's last micro-batch put the mean gradient in `p.grad`"
+        if self.fold: return self._after_backward_fold()
         ps = self._params()
         first_ = self.count==0
         if first_:
@@ -215,7 +224,7 @@ class MicroBatchGrads(Callback):
 
     def before_step(self):
         "Set `p.sqr_grad`: mean squared micro-batch gradient, unscaled by the loss scale and clipped like `p.grad`"
-        if not self.ready: return
+        if not self.ready or self.fold: return
         ps = self.step_params
         sq = [self.bufs[p][1] for p in ps]
         scale = 1.
@@ -228,9 +237,99 @@ class MicroBatchGrads(Callback):
         for p,s in zip(ps, sq): p.sqr_grad = s if s.dtype==p.dtype else s.to(p.dtype)
 
     def _clear(self):
-        for p in getattr(self, 'step_params', []): p.__dict__.pop('sqr_grad', None)
+        for p in getattr(self, 'step_params', []): p.__dict__.pop('sqr_grad', None); p.__dict__.pop('bsi_folded', None)
         self.count,self.n_seen,self.ready,self.step_params = 0,0,False,[]
 
     def after_batch(self):
-        "Remove `p.sqr_grad` after a step, so it is never reused"
+        "Remove `p.sqr_grad` (or the `bsi_folded` marks) after a step, so they are never reused"
         if self.ready: self._clear()
+
+# %% ../nbs/01_microbatch.ipynb #8cc8cdfd
+def fold_into_moments(
+    ps:list, # Parameters (their values enter only with L2 regularisation)
+    grads:list, # Their gradients $g_k$ on one micro-batch
+    ms:list, # First moments $m$, updated in place
+    vs:list, # Second moments $v$, updated in place
+    mom:float, # $\beta_1$
+    sqr_mom:float, # $\beta_2$
+    w:float, # The micro-batch's weight $w_k = n_k/N$ in the step
+    l2:float=0., # L2 coefficient $\lambda$ added to each micro-batch gradient (0: none)
+    first:bool=False, # First micro-batch of the step: decay the moments by $\beta_1$, $\beta_2$ first
+):
+    "Fold one micro-batch's gradients into Adam's moments: `m += (1-mom)*w*g`, `v += (1-sqr_mom)*w*g*g` (decayed if `first`)"
+    if first: torch._foreach_mul_(ms, mom); torch._foreach_mul_(vs, sqr_mom)
+    c1,c2 = (1-mom)*w,(1-sqr_mom)*w
+    torch._foreach_add_(ms, grads, alpha=c1)
+    torch._foreach_addcmul_(vs, grads, grads, value=c2)
+    if l2:
+        torch._foreach_add_(ms, ps, alpha=c1*l2)
+        torch._foreach_addcmul_(vs, ps, grads, value=2*l2*c2); torch._foreach_addcmul_(vs, ps, ps, value=l2*l2*c2)
+
+
+# %% ../nbs/01_microbatch.ipynb #9988f8cb
+@patch
+def _start_fold(self:MicroBatchGrads):
+    "Fold mode, at `before_fit`: refuse what cannot work without a mean gradient, hook every trainable parameter"
+    why = None
+    if not isinstance(self.opt, BSIOptimizer): why = f"the optimizer is a {type(self.opt).__name__}, not `adam_bsi`/`lamb_bsi`"
+    elif self.clip is not None: why = "`GradientClip` needs the mean gradient, which folding never forms"
+    elif getattr(getattr(self.learn, 'scaler', None), 'is_enabled', lambda: False)():
+        why = "fp16 loss scaling must see the whole step's gradients for overflow before they reach the moments (bf16 works)"
+    elif self.ddp is not None: why = "under DDP the micro-batch statistics must be all-reduced as sums"
+    if why: raise ValueError(f"`MicroBatchGrads(fold=True)` cannot be used here: {why}. Use `fold=False`.")
+    self.group_of = {p:i for i,pg in enumerate(self.opt.param_lists) for p in pg}
+    self._hooks = [p.register_post_accumulate_grad_hook(self._fold_hook) for p in self._trainable()]
+
+@patch
+def before_backward(self:MicroBatchGrads):
+    "Fold mode: the weight $n_k/N$ of this micro-batch and, at a step's first one, $\\beta_1$, $\\beta_2$, $\\lambda$ per group"
+    if not self.fold: return
+    n = find_bs(self.learn.yb)
+    if self.count==0:
+        self.step_ps = set()
+        N = self.batch_n if self.split else self.n_acc*(getattr(self.dls.train, 'bs', None) or n)
+        self.fold_w,l2 = 1/N,(0. if self.opt.decouple_wd else 1.)
+        self.fold_h = [(float(h['mom']), float(h['sqr_mom']), l2*float(h['wd']), h.get('do_wd')) for h in self.opt.hypers]
+    self.fold_n,self._folding = n,True
+
+@patch
+def _fold_hook(self:MicroBatchGrads, p):
+    "Fold `p.grad` into `p`'s moments and free it (runs inside `backward`)"
+    if not self._folding or p.grad is None: return
+    mom,sqr_mom,l2,do_wd = self.fold_h[self.group_of[p]]
+    st = self.opt.state[p]
+    if st.get('sqr_avg') is None: st['grad_avg'],st['sqr_avg'] = torch.zeros_like(p),torch.zeros_like(p)
+    if not (st.get('do_wd', True) if do_wd is None else do_wd): l2 = 0.
+    with torch.no_grad():
+        fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, self.fold_n*self.fold_w,
+                          l2=l2, first=p not in self.step_ps)
+    self.step_ps.add(p)
+    p.grad = None
+
+@patch
+def _after_backward_fold(self:MicroBatchGrads):
+    "Fold mode: fold what no hook caught, count the micro-batch; at the step's last one mark the folded parameters"
+    self._folding = False
+    for p in self._params(): self._folding = True; self._fold_hook(p); self._folding = False   # trainable after `before_fit`
+    self.count += 1; self.n_seen += self.fold_n
+    if self.count < self.kappa:
+        if not self.split: raise CancelBatchException()
+        return
+    self._mark_folded()
+
+@patch
+def _mark_folded(self:MicroBatchGrads):
+    for p in self.step_ps: p.bsi_folded = True
+    self.step_params,self.ready = list(self.step_ps),True
+
+@patch
+def _finish_fold_step(self:MicroBatchGrads):
+    "Take the step of the micro-batches folded since the last one, if the fit stops inside a step"
+    if self.count==0 or self.ready or not self.step_ps: return
+    self._mark_folded(); self.opt.step(); self._clear()
+
+@patch
+def after_train(self:MicroBatchGrads):
+    "Fold mode: at the end of the last epoch's training, finish a step left open, so validation sees its update"
+    if self.fold and self.epoch==self.n_epoch-1: self._finish_fold_step()
+

@@ -266,31 +266,35 @@ def _cpp_kernels():
 # %% ../nbs/00_optimizer.ipynb #67581911
 _FOREACH_CHUNK = 2**23
 
-def _moments_foreach(gs, ss, ms, vs, mom, sqr_mom, eps, step):
-    "Update `ms` and `vs` (with `ss`, or `gs**2` when `ss` is None); the first debias factor and `sqrt(v_hat)+eps`"
+def _moments_foreach(gs, ss, ms, vs, mom, sqr_mom):
+    "Update the moments `ms` and `vs` with the step's mean gradients `gs` and mean squares `ss` (`gs**2` if `ss` is None)"
     torch._foreach_mul_(ms, mom); torch._foreach_add_(ms, gs, alpha=1-mom)
     torch._foreach_mul_(vs, sqr_mom)
     if ss is None: torch._foreach_addcmul_(vs, gs, gs, value=1-sqr_mom)
     else: torch._foreach_add_(vs, ss, alpha=1-sqr_mom)
-    debias1,debias2 = debias(mom, 1-mom, step),debias(sqr_mom, 1-sqr_mom, step)
-    d = torch._foreach_div(vs, debias2); torch._foreach_sqrt_(d); torch._foreach_add_(d, eps)
-    return debias1,d
 
-def _adam_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, decouple_wd=True, **kwargs):
-    "One `adam_bsi` step on lists of tensors sharing hyper-parameters and `step` (`ss=None`: no `p.sqr_grad`)"
-    if wd!=0:
-        if decouple_wd: torch._foreach_mul_(ps, 1 - lr*wd)
-        else:
+def _denom_foreach(vs, sqr_mom, eps, step):
+    "The denominators `sqrt(v_hat) + eps` (new tensors)"
+    d = torch._foreach_div(vs, debias(sqr_mom, 1-sqr_mom, step)); torch._foreach_sqrt_(d); torch._foreach_add_(d, eps)
+    return d
+
+def _adam_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, decouple_wd=True, folded=False, **kwargs):
+    "One `adam_bsi` step on lists of tensors sharing hyper-parameters and `step` (`ss=None`: no `p.sqr_grad`; `folded`: moments done)"
+    if wd!=0 and decouple_wd: torch._foreach_mul_(ps, 1 - lr*wd)
+    if not folded:
+        if wd!=0 and not decouple_wd:
             if ss is not None:
                 torch._foreach_addcmul_(ss, ps, gs, value=2*wd); torch._foreach_addcmul_(ss, ps, ps, value=wd*wd)
             torch._foreach_add_(gs, ps, alpha=wd)
-    debias1,d = _moments_foreach(gs, ss, ms, vs, mom, sqr_mom, eps, step)
-    torch._foreach_addcdiv_(ps, ms, d, value=-lr/debias1)
+        _moments_foreach(gs, ss, ms, vs, mom, sqr_mom)
+    d = _denom_foreach(vs, sqr_mom, eps, step)
+    torch._foreach_addcdiv_(ps, ms, d, value=-lr/debias(mom, 1-mom, step))
 
-def _lamb_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, max_trust=10., **kwargs):
-    "One `lamb_bsi` step on lists of tensors sharing hyper-parameters and `step` (`ss=None`: no `p.sqr_grad`)"
-    debias1,d = _moments_foreach(gs, ss, ms, vs, mom, sqr_mom, eps, step)
-    u = torch._foreach_div(ms, debias1); torch._foreach_div_(u, d); del d
+def _lamb_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, max_trust=10., folded=False, **kwargs):
+    "One `lamb_bsi` step on lists of tensors sharing hyper-parameters and `step` (`ss=None`: no `p.sqr_grad`; `folded`: moments done)"
+    if not folded: _moments_foreach(gs, ss, ms, vs, mom, sqr_mom)
+    d = _denom_foreach(vs, sqr_mom, eps, step)
+    u = torch._foreach_div(ms, debias(mom, 1-mom, step)); torch._foreach_div_(u, d); del d
     if wd!=0: torch._foreach_add_(u, ps, alpha=wd)
     r1,r2 = torch.stack(torch._foreach_norm(ps)),torch.stack(torch._foreach_norm(u))
     q = torch.where((r1>0) & (r2>0), (r1/r2).clamp(max=max_trust), torch.ones_like(r1))
@@ -425,23 +429,28 @@ class BSIOptimizer(Optimizer):
         return True
 
     def step(self, closure=None):
+        "One optimizer step for every parameter with a gradient, and every parameter whose moments were folded"
         if closure is not None: raise NotImplementedError("fastai optimizers currently do not support closure")
-        if self.foreach is False: return super().step()
-        recs,warn = [],False
+        recs,warn,readable = [],False,self.foreach is False
         for pg,hyper in zip(self.param_lists, self.hypers):
             for p in pg:
+                if getattr(p, 'bsi_folded', False): recs.append((p, None, None, self.state[p], hyper)); continue
                 g = p.grad
-                if g is None: continue
-                if g.is_sparse: return super().step()
+                if g is None or readable: continue
+                if g.is_sparse: readable = True; continue
                 s = getattr(p, 'sqr_grad', None)
                 if s is None:
                     ms = hyper.get('missing_stats', 'warn')
                     if ms=='error': raise RuntimeError(_missing_msg.split(': it')[0] + " and `missing_stats='error'`.")
                     warn |= ms=='warn'
                 recs.append((p, g, s, self.state[p], hyper))
-        if warn: warnings.warn(_missing_msg, BSIWarning, stacklevel=2)
+        if readable:                                  # the steppers, on the parameters with a gradient
+            super().step(); recs = [r for r in recs if r[1] is None]
+        elif warn: warnings.warn(_missing_msg, BSIWarning, stacklevel=2)
         fast,slow = {},{}
         for p,g,s,st,hyper in recs:
+            folded = g is None
+            if folded and st.get('sqr_avg') is None: raise RuntimeError("a parameter is marked `bsi_folded` but has no moments")
             if st.get('grad_avg') is None: st['grad_avg'] = torch.zeros_like(g)
             if st.get('sqr_avg') is None: st['sqr_avg'] = torch.zeros_like(p.data)
             st['step'] = step = st.get('step', 0) + 1
@@ -450,23 +459,25 @@ class BSIOptimizer(Optimizer):
             if s is not None and p.numel()>1 and all(t.dtype==p.dtype and t.device==p.device and t.is_contiguous()
                                                      for t in (p.data, g, s, st['grad_avg'], st['sqr_avg'])):
                 fast.setdefault((p.device, p.dtype), []).append(r)
-            else: slow.setdefault((p.device, s is None, wd, step, *self._row(hyper, wd, step)), []).append(r)
+            else: slow.setdefault((p.device, 'folded' if folded else s is None, wd, step, *self._row(hyper, wd, step)), []).append(r)
         self.last_paths = {'fused': 0, 'foreach': 0}
         for (dev,dt),rs in fast.items():
             if self._use_fused(dev, dt, sum(r[0].numel() for r in rs)) and self._run_fused(dev, rs):
                 self.last_paths['fused'] += len(rs); continue
             for r in rs: slow.setdefault((dev, False, r[5], r[6], *self._row(r[4], r[5], r[6])), []).append(r)
         f = _foreach_fns[self.kind]
-        for rs in slow.values():
+        for key,rs in slow.items():
             p,g,s,st,hyper,wd,step = rs[0]
             kw = dict(lr=float(hyper['lr']), mom=float(hyper['mom']), sqr_mom=float(hyper['sqr_mom']), eps=float(hyper['eps']),
-                      wd=wd, step=step, decouple_wd=self.decouple_wd, max_trust=float(hyper.get('max_trust', 10.)))
+                      wd=wd, step=step, decouple_wd=self.decouple_wd, max_trust=float(hyper.get('max_trust', 10.)),
+                      folded=key[1]=='folded')
             for idx in _numel_chunks([r[0] for r in rs]):
                 sub = [rs[i] for i in idx]
                 with torch.no_grad():
-                    f([r[0].data for r in sub], [r[1] for r in sub], None if s is None else [r[2] for r in sub],
+                    f([r[0].data for r in sub], None if g is None else [r[1] for r in sub], None if s is None else [r[2] for r in sub],
                       [r[3]['grad_avg'] for r in sub], [r[3]['sqr_avg'] for r in sub], **kw)
             self.last_paths['foreach'] += len(rs)
+
 
 # %% ../nbs/00_optimizer.ipynb #430f6900
 def adam_bsi(
