@@ -19,7 +19,13 @@ from torch.nn.parallel import DistributedDataParallel
 __all__ = ['fold_micro_grads', 'FlatMicroStats', 'MicroBatchGrads', 'fold_into_moments']
 
 # %% ../nbs/01_microbatch.ipynb #cb2154f6
-def fold_micro_grads(grads:list, sums:list, sqr_sums:list, n:int=1, first:bool=False):
+def fold_micro_grads(
+    grads:list, # One micro-batch's gradients $g_k$, a tensor per parameter
+    sums:list, # Running sums $a$, updated in place
+    sqr_sums:list, # Running sums of squares $q$, updated in place
+    n:int=1, # The micro-batch's number of samples $n_k$ (its weight)
+    first:bool=False, # Zero the sums first (the step's first micro-batch)
+):
     "Add `n*g` to `sums` and `n*g*g` to `sqr_sums` for the micro-batch gradients `grads` (overwrite if `first`)"
     if first:
         torch._foreach_zero_(sqr_sums); torch._foreach_zero_(sums)
@@ -29,7 +35,9 @@ def fold_micro_grads(grads:list, sums:list, sqr_sums:list, n:int=1, first:bool=F
 # %% ../nbs/01_microbatch.ipynb #db0c9e8a
 class FlatMicroStats:
     "Running sums `(a, q)` of `params` as views into one flat buffer, then a 'used' flag per parameter and the sample count"
-    def __init__(self, params:list):
+    def __init__(self,
+        params:list, # The trainable parameters, all on one device
+    ):
         self.params = list(params)
         if not self.params: raise ValueError("`FlatMicroStats` needs at least one trainable parameter")
         devs = {p.device for p in self.params}
@@ -42,11 +50,16 @@ class FlatMicroStats:
         self.bufs = {p:(a.view(p.shape), q.view(p.shape)) for p,a,q in zip(self.params, sums, sqrs)}
         self.used,self.count = self.flat[2*P:2*P+T],self.flat[2*P+T:]
 
-    def same_params(self, params):
+    def same_params(self,
+        params:list, # Parameters to compare with those of the buffer
+    ):
         "Whether `params` are the parameters (same objects, same order) this buffer was built for"
         return len(params)==len(self.params) and all(p is q for p,q in zip(params, self.params))
 
-    def pack(self, used:set, n:int):
+    def pack(self,
+        used:set, # Parameters that got a gradient in this process during the step
+        n:int, # This process's samples in the step
+    ):
         "Write the flags of the parameters in `used` and the sample count `n` into the buffer"
         self.used.copy_(torch.tensor([p in used for p in self.params], dtype=self.dtype))
         self.count.fill_(n)
@@ -55,14 +68,20 @@ class FlatMicroStats:
         "The parameters used by any process, and the total sample count, once the buffer was summed"
         return {p for p,u in zip(self.params, self.used.tolist()) if u > 0}, int(round(self.count.item()))
 
-    def reduce(self, used:set, n:int, group=None):
+    def reduce(self,
+        used:set, # Parameters that got a gradient in this process during the step
+        n:int, # This process's samples in the step
+        group=None, # `torch.distributed` process group (None: the default group)
+    ):
         "Sum the buffer over the processes of `group` with one `all_reduce` and `unpack` it"
         self.pack(used, n)
         dist.all_reduce(self.flat, group=group)
         return self.unpack()
 
     @property
-    def nbytes(self): return self.flat.numel()*self.flat.element_size()
+    def nbytes(self):
+        "Size of the flat buffer in bytes: what one step all-reduces"
+        return self.flat.numel()*self.flat.element_size()
 
 # %% ../nbs/01_microbatch.ipynb #78ee83b1
 def _split_idxs(bs, micro_bs):
@@ -244,7 +263,7 @@ class MicroBatchGrads(Callback):
         "Remove `p.sqr_grad` (or the `bsi_folded` marks) after a step, so they are never reused"
         if self.ready: self._clear()
 
-# %% ../nbs/01_microbatch.ipynb #8cc8cdfd
+# %% ../nbs/01_microbatch.ipynb #2056c77f
 def fold_into_moments(
     ps:list, # Parameters (their values enter only with L2 regularisation)
     grads:list, # Their gradients $g_k$ on one micro-batch
@@ -266,7 +285,7 @@ def fold_into_moments(
         torch._foreach_addcmul_(vs, ps, grads, value=2*l2*c2); torch._foreach_addcmul_(vs, ps, ps, value=l2*l2*c2)
 
 
-# %% ../nbs/01_microbatch.ipynb #9988f8cb
+# %% ../nbs/01_microbatch.ipynb #a2dafedd
 @patch
 def _start_fold(self:MicroBatchGrads):
     "Fold mode, at `before_fit`: refuse what cannot work without a mean gradient, hook every trainable parameter"

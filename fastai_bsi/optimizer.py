@@ -15,11 +15,15 @@ __all__ = ['COMPILE_MIN_NUMEL', 'CPU_BACKEND', 'beta2gamma', 'gamma2beta', 'chec
            'micro_l2_reg', 'adam_bsi_cbs', 'lamb_bsi_step', 'lamb_bsi_cbs', 'BSIOptimizer', 'adam_bsi', 'lamb_bsi']
 
 # %% ../nbs/00_optimizer.ipynb #dd7d564e
-def beta2gamma(beta):
+def beta2gamma(
+    beta:float|np.ndarray, # fastai's `mom` or `sqr_mom`
+):
     "The paper's $\\gamma = 1-\\beta$ for a fastai `mom`/`sqr_mom` $\\beta$ (works on numbers and arrays)"
     return 1 - beta
 
-def gamma2beta(gamma):
+def gamma2beta(
+    gamma:float|np.ndarray, # The paper's $\gamma_1$ or $\gamma_2$
+):
     "fastai's `mom`/`sqr_mom` $\\beta = 1-\\gamma$ for the paper's $\\gamma$"
     return 1 - gamma
 
@@ -35,7 +39,9 @@ _rules = dict(lr=(lambda v: v>=0, 'a number >= 0 (or a slice/array of them)'),
               wd=(lambda v: v>=0, 'a number >= 0'),
               max_trust=(lambda v: v>0, 'a number > 0'))
 
-def check_hypers(**hypers):
+def check_hypers(
+    **hypers # Values by name, of `lr`, `mom`, `sqr_mom`, `eps`, `wd`, `max_trust`
+):
     "Raise a `ValueError` naming the hyperparameter and its allowed values if one of `hypers` is out of range"
     for k,v in hypers.items():
         ok,allowed = _rules[k]
@@ -388,9 +394,13 @@ class BSIOptimizer(Optimizer):
         self._alias,self.last_paths = {},{}
 
     def clear_state(self):
+        "Reset the state (moments, step counts) of every parameter, as fastai's `Optimizer.clear_state`"
         super().clear_state(); self._alias = {}
 
-    def load_state_dict(self, sd:dict):
+    def load_state_dict(self,
+        sd:dict, # What `state_dict` returned: per-parameter state and hyper-parameters
+    ):
+        "Load a state dict saved by this optimizer or by its readable path (the layout is the same)"
         super().load_state_dict(sd); self._alias = {}
 
     def _use_fused(self, device, dtype, numel):
