@@ -17,9 +17,9 @@ __all__ = ['lr_rules', 'mom_rules', 'wd_rules', 'scale_lr', 'scale_mom', 'scale_
            'BatchSizeScaler']
 
 # %% ../nbs/02_scaler.ipynb #6e825d1c
-lr_rules  = ('linear', 'sqrt', 'none')
-mom_rules = ('pow', 'linear', 'none')
-wd_rules  = ('none', 'linear')
+lr_rules  = ('linear', 'sqrt', 'none')   # `rule`s of `scale_lr`, `lr_rule` of `BatchSizeScaler`
+mom_rules = ('pow', 'linear', 'none')    # `rule`s of `scale_mom` and `scale_bn_mom`; `mom_rule`, `sqr_mom_rule`, `bn_rule`
+wd_rules  = ('none', 'linear')           # `rule`s of `scale_wd`, `wd_rule` of `BatchSizeScaler`
 
 # %% ../nbs/02_scaler.ipynb #24e6390c
 def _map(f, v):
@@ -101,7 +101,9 @@ def _bs_parts(learn):
     if mbg is not None: n_acc *= int(getattr(mbg, 'n_acc', 1))
     return bs, n_acc, max(num_distrib(), 1)
 
-def effective_bs(learn:Learner):
+def effective_bs(
+    learn:Learner # Its training DataLoader's batch size, `GradientAccumulation`/micro-batch callbacks and world size count
+) -> int:
     "Number of samples per optimizer step of `learn` (batch size x accumulation x processes)"
     bs, n_acc, world = _bs_parts(learn)
     return bs*n_acc*world
@@ -179,7 +181,9 @@ class BatchSizeScaler(Callback):
 
     # -- attaching to a learner installs the restoring `fit`; detaching undoes any pending scaling
     @property
-    def learn(self): return self.__dict__.get('_learn')
+    def learn(self):
+        "The `Learner` it is attached to; attaching installs the restoring `fit`, detaching undoes pending scaling"
+        return self.__dict__.get('_learn')
     @learn.setter
     def learn(self, v):
         old = self.__dict__.get('_learn')
