@@ -64,13 +64,19 @@ def load_imagenette(
 class TensorDataset:
     "Images `x` (uint8, N×3×H×W) and labels `y` as a dataset, with the class names `vocab`"
     loss_func = CrossEntropyLossFlat()
-    def __init__(self, x, y, vocab=None): self.x,self.y,self.vocab = x,y,vocab
+    def __init__(self,
+        x:Tensor, # Images: uint8, N×3×H×W, on the device batches are made on
+        y:Tensor, # Labels: N integers, indices into `vocab`
+        vocab:list|None=None # Class names
+    ): self.x,self.y,self.vocab = x,y,vocab
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return TensorImage(self.x[i]),TensorCategory(self.y[i])
 
 class TensorBatchDL(TfmdDL):
     "A fastai `DataLoader` that takes whole batches out of a `TensorDataset` with one indexing operation"
-    def create_batches(self, samps):
+    def create_batches(self,
+        samps # Sample indices, in the order the DataLoader chose (shuffled or not)
+    ):
         "Yield `(x[idx], y[idx])` for consecutive chunks of `bs` indices of `samps`"
         idxs = list(samps)
         n = len(idxs) - (len(idxs) % self.bs if self.drop_last else 0)
@@ -82,8 +88,11 @@ class TensorBatchDL(TfmdDL):
 class BatchFlip(Transform):
     "Flip each image of a training batch horizontally with probability `p`"
     split_idx,order = 0,1
-    def __init__(self, p=0.5): self.p = p
+    def __init__(self,
+        p:float=0.5 # Probability of flipping each image
+    ): self.p = p
     def encodes(self, x:TensorImage):
+        "Flip each image of the batch `x` (N×C×H×W) along its width with probability `p`"
         m = torch.rand(x.shape[0], device=x.device) < self.p
         return torch.where(m[:,None,None,None], x.flip(-1), x)
 
