@@ -24,11 +24,15 @@ def world_size() -> int:
     "Number of training processes: torch.distributed's if it is initialized, else fastai's `num_distrib()`"
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else max(num_distrib(), 1)
 
-def is_bsi_opt(opt) -> bool:
+def is_bsi_opt(
+    opt # A fastai `Optimizer` (anything else: `False`)
+) -> bool:
     "Whether the fastai `Optimizer` `opt` reads micro-batch statistics (as `adam_bsi` and `lamb_bsi` do)"
     return any(getattr(cb, 'func', cb) is average_micro_sqr_grad for cb in getattr(opt, 'cbs', []))
 
-def check_bsi_distrib(learn:Learner):
+def check_bsi_distrib(
+    learn:Learner # Its optimizer (`learn.opt`, already created) and callbacks are checked
+):
     "Raise if `learn` trains a batch size invariant optimizer on several processes without `MicroBatchGrads`"
     if world_size() <= 1 or not is_bsi_opt(learn.opt): return
     if any(isinstance(cb, MicroBatchGrads) for cb in learn.cbs): return
@@ -57,14 +61,19 @@ if DistributedTrainer is not None and not hasattr(DistributedTrainer, '_before_f
 
 if DistributedDL is not None:
     @patch
-    def _broadcast(self:DistributedDL, t, rank):
+    def _broadcast(self:DistributedDL,
+        t, # List of ints (the shuffled sample indices)
+        rank:int # The process that sends it
+    ):
         "Broadcast the list `t` from `rank`: with a CUDA tensor for NCCL, a CPU one for the other backends (gloo)"
         t = LongTensor(t).to('cuda' if dist.get_backend() == 'nccl' else 'cpu')
         dist.broadcast(t, rank)
         return t.cpu().tolist()
 
 # %% ../nbs/04_distributed.ipynb #5fb56238
-def allreduce_bytes(model:nn.Module) -> dict:
+def allreduce_bytes(
+    model:nn.Module # Its parameters with `requires_grad` are the ones reduced
+) -> dict:
     "Bytes all-reduced per optimizer step for the trainable weights of `model`: by plain DDP, and by `MicroBatchGrads`"
     ps = [p for p in model.parameters() if p.requires_grad]
     return dict(ddp=sum(p.numel()*p.element_size() for p in ps), bsi=FlatMicroStats(ps).nbytes)
@@ -74,6 +83,7 @@ class CommCounter(Callback):
     "Count the bytes all-reduced while training: by DDP's gradient buckets, and by Python `all_reduce` calls"
     order = MicroBatchGrads.order+1   # after `DistributedTrainer` wrapped the model, before the first backward
     def before_fit(self):
+        "Zero the counts, hook DDP's bucket all-reduce (when the model is wrapped) and wrap `torch.distributed.all_reduce`"
         self.ddp_bytes,self.py_bytes,self.ddp_calls,self.py_calls,self.n_steps,self._in_hook = 0,0,0,0,0,False
         m = self.learn.model
         if isinstance(m, DistributedDataParallel): m.register_comm_hook(m.process_group, self._hook)
