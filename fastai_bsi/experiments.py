@@ -24,7 +24,10 @@ __all__ = ['SCALES', 'bn_to_gn', 'xresnet_norm', 'EpochTrainLoss', 'train_run', 
            'machine_info', 'demo']
 
 # %% ../nbs/05_experiments.ipynb #80ba4704
-def bn_to_gn(model:nn.Module, groups:int=1) -> nn.Module:
+def bn_to_gn(
+    model:nn.Module, # Changed in place, recursively
+    groups:int=1 # `GroupNorm` groups: 1 normalises each sample over all its channels and pixels (layer norm)
+) -> nn.Module:
     "Replace every `BatchNorm2d` of `model` by a `GroupNorm` with `groups` groups (1: layer norm), in place"
     for nm,m in model.named_children():
         if isinstance(m, nn.BatchNorm2d):
@@ -37,7 +40,12 @@ def bn_to_gn(model:nn.Module, groups:int=1) -> nn.Module:
 
 _archs = dict(xresnet18=xresnet18, xresnet34=xresnet34)
 
-def xresnet_norm(arch:str='xresnet18', norm:str='batch', widen:float=0.25, n_out:int=10) -> nn.Module:
+def xresnet_norm(
+    arch:str='xresnet18', # 'xresnet18' or 'xresnet34'
+    norm:str='batch', # 'batch' (batch norm) or 'group' (layer norm, see `bn_to_gn`)
+    widen:float=0.25, # Width multiplier of the xresnet's channels
+    n_out:int=10 # Number of classes
+) -> nn.Module:
     "fastai's xresnet `arch`, `widen`ed, with batch norm (`norm='batch'`) or layer norm (`norm='group'`)"
     if arch not in _archs: raise ValueError(f"`arch` must be one of {list(_archs)}, got {arch!r}")
     if norm not in ('batch', 'group'): raise ValueError(f"`norm` must be 'batch' or 'group', got {norm!r}")
@@ -217,10 +225,10 @@ def plot_invariance(
     return fig
 
 # %% ../nbs/05_experiments.ipynb #dcc99d8e
-SCALES = dict(
-    quick=dict(size=16, n_per_class=16, n_valid_per_class=10, widen=0.25, device='cpu'),
-    cpu=dict(size=16, n_per_class=None, n_valid_per_class=None, widen=0.25, device='cpu'),
-    gpu=dict(size=128, n_per_class=None, n_valid_per_class=None, widen=1.0, device=None),
+SCALES = dict(   # `train_run` arguments of each scale, shared by every run of an experiment
+    quick=dict(size=16, n_per_class=16, n_valid_per_class=10, widen=0.25, device='cpu'),      # what the tests run
+    cpu=dict(size=16, n_per_class=None, n_valid_per_class=None, widen=0.25, device='cpu'),    # the results in `results/`
+    gpu=dict(size=128, n_per_class=None, n_valid_per_class=None, widen=1.0, device=None),     # planned: about 20 min on one GPU
 )
 
 def _scale(scale):
