@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Local check of the documentation site, without Quarto (which renders the real site in CI, .github/workflows/deploy.yaml):
-#   1. nbdev-proc-nbs: nbdev's processing of every notebook into _proc/ (runs the show_doc, export and import cells);
+#   1. nbdev-proc-nbs --symlinks: nbdev's processing of every notebook into _proc/ (runs the show_doc, export and import
+#      cells), with the other files of nbs/, including results/ through the nbs/results symlink (as nbdev-docs --symlinks);
 #   2. tools/docs_render.py: _proc/*.ipynb -> static HTML in _docs_preview/ (nbconvert; sidebar from nbs/sidebar.yml;
 #      MathJax 2.7.7 from npm, served locally so the maths renders offline);
-#   3. headless Chromium: screenshots of the home page, API pages and an experiment page in _docs_preview/*.png,
-#      and a check that MathJax typeset the maths on them without errors.
+#      It also copies what Quarto would copy into the site: nbs/_quarto.yml's `resources:` and the images markdown
+#      cells link to (results/*.png through the nbs/results symlink), and fails if a linked image is missing;
+#   3. headless Chromium, on the home page, API pages and an experiment page: a check that MathJax typeset the maths
+#      without errors and that every image loaded, and screenshots: _docs_preview/NAME.png (the top of the page, as a
+#      1280x2000 window shows it), NAME_full.png (the whole page) and NAME_img1.png, NAME_img2.png, ... (the page
+#      around each of its first images: plots and figures, which sit far below the top of the page).
 # Usage: bash tools/docs_preview.sh [--quick]    (--quick: reuse _proc/ for notebooks unchanged since last time)
 # Needs: Python with the project installed ("pip install -e .[dev]"), Chromium (apt-get install chromium), npm (for
 # MathJax, once; or MATHJAX_DIR=/path/to/MathJax-2.7.x). nbconvert is pip-installed if missing.
@@ -55,7 +60,7 @@ if ! command -v quarto >/dev/null; then
   chmod +x "$TMP/bin/quarto"; PROC_PATH="$TMP/bin:$PATH"
 else PROC_PATH=$PATH; fi
 force=--force; [ $QUICK = 1 ] && force=
-PATH=$PROC_PATH nbdev-proc-nbs --n-workers 1 $force >"$LOG" 2>&1
+PATH=$PROC_PATH nbdev-proc-nbs --n-workers 1 --symlinks $force >"$LOG" 2>&1
 proc_rc=$?
 cp "$TMP/sidebar.yml" nbs/sidebar.yml; cp "$TMP/sidebar.yml" _proc/sidebar.yml 2>/dev/null
 failed_nbs=""
@@ -64,7 +69,7 @@ if [ $proc_rc -ne 0 ]; then
   for nb in nbs/*.ipynb; do
     n=$(basename "$nb"); [[ $n == _* ]] && continue
     [ -f "_proc/$n" ] && [ "_proc/$n" -nt "$nb" ] && continue
-    if PATH=$PROC_PATH nbdev-proc-nbs --n-workers 1 --file-glob "$n" >"$TMP/one.log" 2>&1 && [ -f "_proc/$n" ]; then echo "  ok     $n"
+    if PATH=$PROC_PATH nbdev-proc-nbs --n-workers 1 --symlinks --file-glob "$n" >"$TMP/one.log" 2>&1 && [ -f "_proc/$n" ]; then echo "  ok     $n"
     else
       echo "  FAILED $n:"; grep -E '^(Exception: Error in notebook|[A-Za-z]*Error: )' "$TMP/one.log" | tail -3 | sed 's/^/           /'
       cat "$TMP/one.log" >>"$LOG"; failed_nbs="$failed_nbs $n"
@@ -87,26 +92,57 @@ PORT=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pri
 python -m http.server "$PORT" --bind 127.0.0.1 --directory "$OUT" >/dev/null 2>&1 &
 SERVER_PID=$!
 for i in $(seq 50); do python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$PORT/')" 2>/dev/null && break; sleep 0.2; done
+WIN=1280,2000
 chrome() {
   "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
     --disable-component-update --disable-sync --disable-dev-shm-usage --hide-scrollbars --user-data-dir="$(mktemp -d -p "$TMP")" \
-    --window-size=1280,2000 --virtual-time-budget=20000 "$@" 2>>"$TMP/chrome.log"
+    --window-size=$WIN --virtual-time-budget=20000 "$@" 2>>"$TMP/chrome.log"
+}
+MAX_IMG_SHOTS=${DOCS_PREVIEW_IMG_SHOTS:-3}
+# crop FULL.png (the whole page) into the top-of-page shot and one shot around each of the first images
+crop() {
+  python - "$@" <<'PY'
+import sys
+from PIL import Image
+full, top, prefix, n_max, imgs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+im = Image.open(full); w, h = im.size
+im.crop((0, 0, w, min(h, 2000))).save(top)
+shots = []
+for i, spec in enumerate([o for o in imgs.split(',') if o][:n_max], 1):
+    y, ih = (int(v) for v in spec.split(':')[:2])
+    if y + ih > h: shots.append(f'(image {i} is below the {h} px screenshot)'); continue
+    y0 = max(0, min(y - 150, h - 1400)); y1 = min(h, max(y0 + 1400, y + ih + 150))
+    im.crop((0, y0, w, y1)).save(f'{prefix}_img{i}.png'); shots.append(f'{prefix}_img{i}.png')
+print(' '.join(shots))
+PY
 }
 for nb in $SHOTS; do
   page=$(awk -F'\t' -v n="$nb" '$1==n{print $2}' "$OUT/pages.tsv" 2>/dev/null)
   n_math=$(awk -F'\t' -v n="$nb" '$1==n{print $3}' "$OUT/pages.tsv" 2>/dev/null)
   if [ -z "$page" ]; then echo "  FAILED $nb: no rendered page"; fail=1; continue; fi
-  url="http://127.0.0.1:$PORT/$page"; png="$OUT/${nb%.ipynb}.png"
-  chrome --screenshot="$ROOT/$png" "$url" >/dev/null
-  dom=$(chrome --dump-dom "$url")
+  url="http://127.0.0.1:$PORT/$page"; name="$OUT/${nb%.ipynb}"; png="$name.png"
+  WIN=1280,2000; dom=$(chrome --dump-dom "$url")
   typeset=$(grep -o 'class="mjx-chtml' <<<"$dom" | wc -l)
   # MathJax failures: processing errors, TeX errors (merror/noErrors) and undefined macros (shown red by noUndefined)
   errors=$(grep -o -E 'Math Processing Error|class="mjx-merror|class="[^"]*(MathJax_Error|noError)|mathcolor=&quot;red&quot;' <<<"$dom" | wc -l)
-  imgs=$(grep -o '<img src="data:image' <<<"$dom" | wc -l)
+  # set by the page's script (tools/docs_render.py) once MathJax is done: page height; per image "top:height:loaded"
+  height=$(grep -o -m1 'data-bsi-height="[0-9]*"' <<<"$dom" | grep -o '[0-9][0-9]*')
+  img_list=$(grep -o -m1 'data-bsi-imgs="[0-9:,]*"' <<<"$dom" | sed 's/.*="\(.*\)"/\1/')
+  imgs=$(tr ',' '\n' <<<"$img_list" | grep -c ':')
+  broken=$(tr ',' '\n' <<<"$img_list" | grep -c ':0$')
+  # the whole page in one screenshot: a window as tall as the page (capped, Chromium's limit is about 16k pixels)
+  WIN=1280,$(( ${height:-2000} < 2000 ? 2000 : (${height:-2000} > 16000 ? 16000 : ${height:-2000}) ))
+  chrome --screenshot="$ROOT/${name}_full.png" "$url" >/dev/null
+  shots=""
+  [ -s "${name}_full.png" ] && shots=$(crop "${name}_full.png" "$png" "$name" "$MAX_IMG_SHOTS" "$img_list")
   status=ok
-  if [ ! -s "$png" ]; then status="FAILED (no screenshot)"; fail=1
-  elif [ "$errors" -gt 0 ] || { [ "${n_math:-0}" -gt 0 ] && [ "$typeset" -eq 0 ]; }; then status="FAILED (maths not typeset)"; fail=1; fi
-  printf '  %-22s %-26s maths in source: %3s, typeset: %4s, errors: %s, images: %s  -> %s  %s\n' "$nb" "$page" "${n_math:-0}" "$typeset" "$errors" "$imgs" "$png" "$status"
+  if [ -z "$height" ]; then status="FAILED (the page's measuring script did not run)"; fail=1
+  elif [ ! -s "$png" ]; then status="FAILED (no screenshot)"; fail=1
+  elif [ "$errors" -gt 0 ] || { [ "${n_math:-0}" -gt 0 ] && [ "$typeset" -eq 0 ]; }; then status="FAILED (maths not typeset)"; fail=1
+  elif [ "$broken" -gt 0 ]; then status="FAILED ($broken image(s) did not load)"; fail=1; fi
+  printf '  %-22s %-26s maths in source: %3s, typeset: %4s, errors: %s; images: %s, broken: %s; height %5s px  %s\n' \
+    "$nb" "$page" "${n_math:-0}" "$typeset" "$errors" "$imgs" "$broken" "${height:-?}" "$status"
+  printf '  %-22s screenshots: %s %s %s\n' "" "$png" "${name}_full.png" "$shots"
 done
 
 say "done"

@@ -2,8 +2,12 @@
 
 Approximates what Quarto does with the same files: front matter becomes the page title and description,
 `#| echo/output/include` directives are applied, the Quarto-only `{...}` link attributes that `show_doc` emits are
-dropped, links to the published site become relative, and the sidebar comes from `nbs/sidebar.yml`. Maths is
-left to MathJax (served locally, see `--mathjax`). Exits non-zero if a notebook fails to render."""
+dropped, links to the published site become relative, the sidebar comes from `nbs/sidebar.yml`, and the files
+Quarto would copy into the site are copied too: the `project: resources:` globs of `nbs/_quarto.yml` and every image
+that a markdown cell links to (looked up in the processed folder, as Quarto does in its project). Maths is left to
+MathJax (served locally, see `--mathjax`). Each page gets a small script that, once MathJax is done, records the page
+height and where its images are and whether they loaded (`data-bsi-*` attributes, read by `docs_preview.sh`).
+Exits non-zero if a notebook fails to render or a page links to an image that is not there."""
 import argparse, html, re, shutil, sys, traceback
 from pathlib import Path
 
@@ -80,6 +84,54 @@ def n_math(nb):
     return len(_re_math.findall(re.sub(r'```.*?```|`[^`\n]*`', '', md, flags=re.S)))
 
 
+_re_md_img = re.compile(r'!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)|<img\s[^>]*?src=["\']([^"\']+)["\']', re.I)
+def md_images(nb):
+    "Relative image paths linked from the markdown of `nb` (what Quarto copies into the site)"
+    res = []
+    for c in nb.cells:
+        if c.cell_type != 'markdown': continue
+        for m in _re_md_img.finditer(c.source):
+            src = (m.group(1) or m.group(2)).split('#')[0].split('?')[0]
+            if src and not re.match(r'^([a-z][a-z0-9+.-]*:|/)', src, re.I): res.append(src)
+    return res
+
+
+def copy_resources(proc, out, quarto_cfg, pages_imgs):
+    "Copy `project: resources:` globs and the markdown-linked images from `proc` to `out`; the missing ones"
+    globs = (quarto_cfg.get('project') or {}).get('resources') or []
+    if isinstance(globs, str): globs = [globs]
+    copied, missing = set(), []
+    for g in globs:
+        for f in sorted(proc.glob(g)):
+            if f.is_file(): copied.add(f.relative_to(proc))
+    for name, imgs in pages_imgs.items():
+        for src in imgs:
+            f = proc/src
+            if f.is_file(): copied.add(f.relative_to(proc))
+            else: missing.append((name, src))
+    for rel in sorted(copied):
+        (out/rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(proc/rel, out/rel)
+    return sorted(copied), missing
+
+
+# Runs in the preview pages only: after MathJax has typeset the page, record its height and each image's position,
+# height and whether it loaded, for the screenshots and image checks of docs_preview.sh
+MEASURE_JS = """<script>
+window.addEventListener('load', function () {
+  function mark() {
+    var d = document.documentElement;
+    d.setAttribute('data-bsi-height', Math.ceil(d.scrollHeight));
+    d.setAttribute('data-bsi-imgs', Array.prototype.map.call(document.images, function (i) {
+      var r = i.getBoundingClientRect();
+      return Math.round(r.top + window.scrollY) + ':' + Math.round(r.height) + ':' + (i.complete && i.naturalWidth > 0 ? 1 : 0);
+    }).join(','));
+  }
+  if (window.MathJax && MathJax.Hub) MathJax.Hub.Queue(mark); else mark();
+});
+</script>"""
+
+
 def out_name(nb_path, fm): return fm.get('output-file') or nb_path.stem + '.html'
 
 
@@ -130,6 +182,7 @@ def main():
     cfg = yaml.safe_load((nbs/'nbdev.yml').read_text())
     site_url, site_title = cfg['website'].get('site-url', ''), cfg['website'].get('title', '')
     sidebar = yaml.safe_load((nbs/'sidebar.yml').read_text())['website']['sidebar']['contents']
+    qcfg = yaml.safe_load((nbs/'_quarto.yml').read_text()) if (nbs/'_quarto.yml').exists() else {}
     if (nbs/'styles.css').exists(): shutil.copy(nbs/'styles.css', out/'styles.css')
 
     nbs_all = sorted(proc.glob('*.ipynb'))
@@ -152,11 +205,15 @@ def main():
             nav, missing = sidebar_html(sidebar, pages, fname, site_title)
             title = html.escape(f"{pages[name][1]} – {site_title}")
             body = re.sub(r'<title>.*?</title>', f'<title>{title}</title>', body, count=1, flags=re.S)
-            body = body.replace('</head>', f'<link rel="stylesheet" href="styles.css">\n{CSS}\n</head>', 1)
+            body = body.replace('</head>', f'<link rel="stylesheet" href="styles.css">\n{CSS}\n{MEASURE_JS}\n</head>', 1)
             body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + nav, body, count=1)
             (out/fname).write_text(body, encoding='utf-8')
             print(f'rendered {name} -> {out/fname}')
         except Exception as e: errors.append((name, e)); traceback.print_exc()
+
+    copied, missing_imgs = copy_resources(proc, out, qcfg, {n: md_images(nb) for n,(nb,_) in prepped.items()})
+    print(f"copied {len(copied)} resource file(s): {', '.join(map(str, copied)) or 'none'}")
+    for n, src in missing_imgs: print(f'ERROR: {n} links to the image {src}, which is not in {proc}/{src}')
 
     # notebook, page, number of maths spans in its markdown (the preview script checks MathJax typeset them)
     (out/'pages.tsv').write_text(''.join(f'{n}\t{pages[n][0]}\t{n_math(prepped[n][0])}\n' for n in prepped), encoding='utf-8')
@@ -175,7 +232,7 @@ def main():
     for n, e in errors: print(f'ERROR: {n}: {type(e).__name__}: {e}')
     if not prepped: print(f'ERROR: no processed notebooks in {proc}'); return 1
     hard_missing = [m for m in missing if m not in optional]
-    return 1 if errors or hard_missing else 0
+    return 1 if errors or hard_missing or missing_imgs else 0
 
 
 if __name__ == '__main__': sys.exit(main())
