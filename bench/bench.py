@@ -191,21 +191,22 @@ def bench_train(dev, sz, bss, micros, n_batches, rounds):
     print(f"xresnet18: {sum(p.numel() for p in model0.parameters())/1e6:.1f}M parameters; {n_batches} timed batches "
           f"per run after one warm-up, {rounds} interleaved rounds; medians")
     print(f"\n{'mini-batch':>10s} {'micro':>6s} {'kappa':>6s} {'Adam step s':>12s} {'split Adam s':>13s} {'BSI s':>8s} "
-          f"{'BSI/Adam':>9s} {'BSI/split':>10s}")
+          f"{'fold s':>8s} {'BSI/Adam':>9s} {'fold/Adam':>10s} {'BSI/split':>10s}")
     res = {}
     for bs in bss:
         dls = _dls(bs*(n_batches+1), bs, sz, dev)
-        base,split,bsi = [],{m:[] for m in micros},{m:[] for m in micros}
+        base,split,bsi,fold = [],{m:[] for m in micros},{m:[] for m in micros},{m:[] for m in micros}
         for _ in range(rounds):
             base += _time_fit(model0, dls, Adam, [], n_batches+1, dev)
             for m in micros:
                 split[m] += _time_fit(model0, dls, Adam, [SplitBatch(m)], n_batches+1, dev)
                 bsi[m] += _time_fit(model0, dls, adam_bsi, [MicroBatchGrads(micro_bs=m)], n_batches+1, dev)
+                fold[m] += _time_fit(model0, dls, adam_bsi, [MicroBatchGrads(micro_bs=m, fold=True)], n_batches+1, dev)
         b = statistics.median(base)
         for m in micros:
-            s,z = statistics.median(split[m]),statistics.median(bsi[m])
-            res[(bs, m)] = (z/b, z/s)
-            print(f"{bs:10d} {m:6d} {bs//m:6d} {b:12.3f} {s:13.3f} {z:8.3f} {z/b:8.2f}x {z/s:9.2f}x")
+            s,z,f = statistics.median(split[m]),statistics.median(bsi[m]),statistics.median(fold[m])
+            res[(bs, m)] = (z/b, z/s, f/b)
+            print(f"{bs:10d} {m:6d} {bs//m:6d} {b:12.3f} {s:13.3f} {z:8.3f} {f:8.3f} {z/b:8.2f}x {f/b:9.2f}x {z/s:9.2f}x")
     return res
 
 # ---------------------------------------------------------------------------------------------------- 3. memory
@@ -266,6 +267,8 @@ def main():
     ap.add_argument('--img-size', type=int, default=32)
     ap.add_argument('--train-batches', type=int, default=2)
     ap.add_argument('--train-rounds', type=int, default=2)
+    ap.add_argument('--train-bs', type=int, nargs='+', default=[128, 512], help="mini-batch sizes of the training step")
+    ap.add_argument('--train-micro', type=int, nargs='+', default=[8, 16, 32], help="micro-batch sizes of the training step")
     ap.add_argument('--device', default=None, help="cpu or cuda (default: cuda when available, and cpu)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -281,11 +284,13 @@ def main():
                         (dev.type, 'fastai Lamb step / lamb_bsi step (speed-up)', r['lamb_vs_fastai'], '>= 3x'),
                         (dev.type, 'adam_bsi effective bandwidth / copy_ bandwidth', r['adam_pct_bw'], 'info')]
         if args.only in (None, 'train'):
-            micros = [8, 16, 32]; bss = [128, 512]
+            micros,bss = args.train_micro,args.train_bs
             r = bench_train(dev, args.img_size, bss, micros, args.train_batches, args.train_rounds)
-            for (bs,m),(vb,vs) in r.items():
-                summary.append((dev.type, f'train step, B={bs}, micro={m}: BSI / Adam', vb, '<= 1.10x' if m>=32 else 'info'))
-                summary.append((dev.type, f'train step, B={bs}, micro={m}: BSI / split Adam', vs, 'info'))
+            for (bs,m),(vb,vs,vf) in r.items():
+                px = f'{args.img_size}px, B={bs}, micro={m}'
+                summary.append((dev.type, f'train step {px}: BSI / Adam', vb, '<= 1.10x' if m>=32 else 'info'))
+                summary.append((dev.type, f'train step {px}: BSI fold / Adam', vf, '<= 1.10x' if m>=32 else 'info'))
+                summary.append((dev.type, f'train step {px}: BSI / split Adam', vs, 'info'))
         if args.only in (None, 'memory'):
             r,rf = bench_memory(dev, args.img_size, 32, 4, 2)
             summary.append((dev.type, 'peak params+grads+state+accumulators: adam_bsi / Adam (kappa=4)', r, 'info'))

@@ -11,6 +11,7 @@ from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.training import GradientClip
 from fastai.callback.mixup import MixHandler
 from .optimizer import *
+from .optimizer import _fold_pass
 import functools, contextlib
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -27,10 +28,7 @@ def fold_micro_grads(
     first:bool=False, # Zero the sums first (the step's first micro-batch)
 ):
     "Add `n*g` to `sums` and `n*g*g` to `sqr_sums` for the micro-batch gradients `grads` (overwrite if `first`)"
-    if first:
-        torch._foreach_zero_(sqr_sums); torch._foreach_zero_(sums)
-    torch._foreach_add_(sums, grads, alpha=n)
-    torch._foreach_addcmul_(sqr_sums, grads, grads, value=n)
+    _fold_pass(grads, grads, sums, sqr_sums, 1., 1., n, n, over=first)
 
 # %% ../nbs/01_microbatch.ipynb #db0c9e8a
 class FlatMicroStats:
@@ -193,6 +191,9 @@ class MicroBatchGrads(Callback):
 
     def _params(self): return [p for p,*_ in self.opt.all_params(with_grad=True)]
 
+    def _fold(self, ps, n, first=False):
+        if ps: fold_micro_grads([p.grad for p in ps], [self.bufs[p][0] for p in ps], [self.bufs[p][1] for p in ps], n=n, first=first)
+
     def _flat_bufs(self):
         "Under DDP, at the first micro-batch of a step: the sums live in one zeroed `FlatMicroStats` buffer"
         tps = self._trainable()
@@ -208,16 +209,17 @@ class MicroBatchGrads(Callback):
         if first_:
             self.step_ps = set()
             if self.ddp is not None: self._flat_bufs()
+        n = find_bs(self.learn.yb)
         if self.flat is None:
             for p in ps:
-                if p not in self.bufs: self.bufs[p] = (torch.zeros_like(p), torch.zeros_like(p))
+                if p not in self.bufs: self.bufs[p] = (torch.empty_like(p), torch.empty_like(p))
             new = [p for p in ps if p not in self.step_ps]            # first gradient of this step (or unused until now)
-            if new: torch._foreach_zero_([b for p in new for b in self.bufs[p]])
+            if len(new)==len(ps): self._fold(ps, n, first=True)      # the sums are written, not added to
+            else: self._fold(new, n, first=True); self._fold([p for p in ps if p in self.step_ps], n)
         elif any(p not in self.bufs for p in ps):
             raise RuntimeError("A parameter got a gradient in the middle of a step but was not trainable at its start")
+        else: self._fold(ps, n)
         self.step_ps.update(ps)
-        n = find_bs(self.learn.yb)
-        fold_micro_grads([p.grad for p in ps], [self.bufs[p][0] for p in ps], [self.bufs[p][1] for p in ps], n=n)
         self.count += 1; self.n_seen += n
         if self.count < self.kappa:
             for p in ps: p.grad = None
@@ -276,13 +278,8 @@ def fold_into_moments(
     first:bool=False, # First micro-batch of the step: decay the moments by $\beta_1$, $\beta_2$ first
 ):
     "Fold one micro-batch's gradients into Adam's moments: `m += (1-mom)*w*g`, `v += (1-sqr_mom)*w*g*g` (decayed if `first`)"
-    if first: torch._foreach_mul_(ms, mom); torch._foreach_mul_(vs, sqr_mom)
-    c1,c2 = (1-mom)*w,(1-sqr_mom)*w
-    torch._foreach_add_(ms, grads, alpha=c1)
-    torch._foreach_addcmul_(vs, grads, grads, value=c2)
-    if l2:
-        torch._foreach_add_(ms, ps, alpha=c1*l2)
-        torch._foreach_addcmul_(vs, ps, grads, value=2*l2*c2); torch._foreach_addcmul_(vs, ps, ps, value=l2*l2*c2)
+    b1,b2 = (mom,sqr_mom) if first else (1.,1.)
+    _fold_pass(ps, grads, ms, vs, b1, b2, (1-mom)*w, (1-sqr_mom)*w, l2=l2)
 
 
 # %% ../nbs/01_microbatch.ipynb #a2dafedd

@@ -254,6 +254,41 @@ void lamb_(std::vector<at::Tensor> ps, std::vector<at::Tensor> gs, std::vector<a
                          H + 10*k);
     });
 }
+
+// MicroBatchGrads' folding: a = b1*a + c1*G, q = b2*q + c2*G*G with G = g + l2*p; `over`: ignore the old a, q
+template <typename T, bool OVER, bool USE_P>
+static void fold_loop(const T* __restrict p, const T* __restrict g, T* __restrict a, T* __restrict q, int64_t n,
+                      T b1, T b2, T c1, T c2, T l2) {
+  at::parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {
+    #pragma omp simd
+    for (int64_t i = b; i < e; i++) {
+      const T G = USE_P ? g[i] + l2*p[i] : g[i];
+      a[i] = OVER ? c1*G : a[i]*b1 + c1*G;
+      q[i] = OVER ? c2*(G*G) : q[i]*b2 + c2*(G*G);
+    }
+  });
+}
+
+template <typename T>
+static void fold_one(const T* p, const T* g, T* a, T* q, int64_t n, const double* h) {
+  const T b1 = h[0], b2 = h[1], c1 = h[2], c2 = h[3], l2 = h[4];
+  const bool over = h[5] != 0., use_p = h[4] != 0.;
+  if (over) { if (use_p) fold_loop<T, true, true>(p, g, a, q, n, b1, b2, c1, c2, l2);
+              else       fold_loop<T, true, false>(p, g, a, q, n, b1, b2, c1, c2, l2); }
+  else      { if (use_p) fold_loop<T, false, true>(p, g, a, q, n, b1, b2, c1, c2, l2);
+              else       fold_loop<T, false, false>(p, g, a, q, n, b1, b2, c1, c2, l2); }
+}
+
+void fold_(std::vector<at::Tensor> ps, std::vector<at::Tensor> gs, std::vector<at::Tensor> as,
+           std::vector<at::Tensor> qs, at::Tensor h) {
+  check(ps, gs, as, qs, qs, h, 6);
+  const double* H = h.data_ptr<double>();
+  for (size_t k = 0; k < ps.size(); k++)
+    AT_DISPATCH_FLOATING_TYPES(ps[k].scalar_type(), "fold", [&] {
+      fold_one<scalar_t>(ps[k].data_ptr<scalar_t>(), gs[k].data_ptr<scalar_t>(), as[k].data_ptr<scalar_t>(),
+                         qs[k].data_ptr<scalar_t>(), ps[k].numel(), H + 6*k);
+    });
+}
 '''
 
 def _cpp_kernels():
@@ -265,9 +300,37 @@ def _cpp_kernels():
         name = f"fastai_bsi_kernels_{cap.lower()}_{hashlib.md5(_CPP_SRC.encode()).hexdigest()[:10]}"
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            _compiled_fns['cpp'] = load_inline(name, cpp_sources=_CPP_SRC, functions=['adam_', 'lamb_'],
+            _compiled_fns['cpp'] = load_inline(name, cpp_sources=_CPP_SRC, functions=['adam_', 'lamb_', 'fold_'],
                                                extra_cflags=['-O3', '-fno-math-errno', '-fopenmp-simd', *isa.get(cap, [])])
     return _compiled_fns['cpp']
+
+def _fold_pass(
+    ps:list, # Parameters (read only when `l2` is not 0)
+    gs:list, # Gradients $g$ of one micro-batch
+    as_:list, # First statistic $a$ (running sum or $m$), updated in place
+    qs:list, # Second statistic $q$ (running sum of squares or $v$), updated in place
+    b1:float, b2:float, # Decay of $a$ and $q$
+    c1:float, c2:float, # Weights of $G$ and $G^2$
+    l2:float=0., # $\lambda$ in $G = g + \lambda p$
+    over:bool=False, # Overwrite: $a = c_1 G$, $q = c_2 G^2$ (the old values are not read)
+):
+    "One pass of `a = b1*a + c1*G`, `q = b2*q + c2*G*G`, `G = g + l2*p`: the C++ kernel on the CPU, else foreach ops"
+    if not ps: return
+    t = gs[0]
+    if (t.device.type=='cpu' and t.dtype in (torch.float32, torch.float64) and _fused_ok(t.device, t.dtype)
+        and all(o.dtype==t.dtype and o.device==t.device and o.is_contiguous() for l in (ps, gs, as_, qs) for o in l)):
+        try:
+            row = [b1, b2, c1, c2, l2, float(over)]
+            _cpp_kernels().fold_(ps, gs, as_, qs, torch.tensor([row]*len(ps), dtype=torch.float64)); return
+        except Exception as e: _fused_failed('fold', t.device, e)
+    if over: torch._foreach_zero_(as_); torch._foreach_zero_(qs)
+    else:
+        if b1!=1: torch._foreach_mul_(as_, b1)
+        if b2!=1: torch._foreach_mul_(qs, b2)
+    torch._foreach_add_(as_, gs, alpha=c1); torch._foreach_addcmul_(qs, gs, gs, value=c2)
+    if l2:
+        torch._foreach_add_(as_, ps, alpha=c1*l2)
+        torch._foreach_addcmul_(qs, ps, gs, value=2*l2*c2); torch._foreach_addcmul_(qs, ps, ps, value=l2*l2*c2)
 
 # %% ../nbs/00_optimizer.ipynb #67581911
 _FOREACH_CHUNK = 2**23
