@@ -194,24 +194,32 @@ static void adam_one(T* __restrict p, const T* __restrict g, const T* __restrict
 template <typename T>
 static void lamb_one(T* __restrict p, const T* __restrict g, const T* __restrict s, T* __restrict m, T* __restrict v,
                      T* __restrict u, int64_t n, const double* h) {
-  const T wd = h[1], b1 = h[2], d1 = h[3], b2 = h[4], d2 = h[5], bc1 = h[6], bc2 = h[7], eps = h[8];
+  const T wd = h[1], b1 = h[2], d1 = h[3], b2 = h[4], d2 = h[5], ibc1 = T(1/h[6]), ibc2 = T(1/h[7]), eps = h[8];
+  constexpr int64_t B = 2048;    // norms: SIMD sums in T over blocks of B values, the blocks added in double
   using P2 = std::pair<double, double>;
-  const P2 r = at::parallel_reduce(0, n, 16384, P2(0., 0.), [&](int64_t b, int64_t e, P2 acc) {
-    double a = 0., c = 0.;
-    #pragma omp simd reduction(+:a,c)
-    for (int64_t i = b; i < e; i++) {
-      const T P = p[i], M = m[i]*b1 + d1*g[i], W = v[i]*b2 + d2*s[i];
-      const T U = (M/bc1)/(std::sqrt(W/bc2) + eps) + wd*P;
-      m[i] = M; v[i] = W; u[i] = U;
-      a += double(P)*double(P); c += double(U)*double(U);
+  const P2 r = at::parallel_reduce(0, n, 16384, P2(0., 0.), [&](int64_t b0, int64_t e0, P2 acc) {
+    for (int64_t b = b0; b < e0; b += B) {
+      const int64_t e = std::min(e0, b + B);
+      T a = 0, c = 0;
+      #pragma omp simd reduction(+:a,c)
+      for (int64_t i = b; i < e; i++) {
+        const T P = p[i], M = m[i]*b1 + d1*g[i], W = v[i]*b2 + d2*s[i];
+        const T U = (M*ibc1)/(std::sqrt(W*ibc2) + eps) + wd*P;
+        m[i] = M; v[i] = W; u[i] = U;
+        a += P*P; c += U*U;
+      }
+      acc.first += a; acc.second += c;
     }
-    return P2(acc.first + a, acc.second + c);
+    return acc;
   }, [](P2 x, P2 y) { return P2(x.first + y.first, x.second + y.second); });
   const double r1 = std::sqrt(r.first), r2 = std::sqrt(r.second);
   const T sc = h[0]*((r1 > 0 && r2 > 0) ? std::min(r1/r2, h[9]) : 1.);
-  at::parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {
-    #pragma omp simd
-    for (int64_t i = b; i < e; i++) p[i] -= sc*u[i];
+  at::parallel_for(0, n, 16384, [&](int64_t b0, int64_t e0) {
+    for (int64_t e = e0; e > b0; e -= B) {       // backwards: the values the first pass wrote last are still cached
+      const int64_t b = std::max(b0, e - B);
+      #pragma omp simd
+      for (int64_t i = b; i < e; i++) p[i] -= sc*u[i];
+    }
   });
 }
 
@@ -440,6 +448,14 @@ def _fused_failed(kind, dev, e):
                   "using the foreach path instead", BSIWarning, stacklevel=4)
 
 # %% ../nbs/00_optimizer.ipynb #d44fcbc9
+def _same_layout(p, *ts):
+    "Whether `p` and the tensors `ts` are contiguous, with `p`'s dtype and device (what the fused kernels take)"
+    dt,dev = p.dtype,p.device
+    if not p.is_contiguous(): return False
+    for t in ts:
+        if t.dtype!=dt or not t.is_contiguous() or t.device!=dev: return False
+    return True
+
 class BSIOptimizer(Optimizer):
     "fastai `Optimizer` running the `adam_bsi`/`lamb_bsi` step on whole groups of tensors (its `cbs` when `foreach=False`)"
     def __init__(self,
@@ -488,7 +504,9 @@ class BSIOptimizer(Optimizer):
 
     def _run_fused(self, dev, rs):
         "The fused kernels on the records `rs` (one device and dtype); False if they failed (nothing was changed)"
-        rows = [self._row(r[4], r[5], r[6]) for r in rs]
+        cache = {}                                   # one row per group, weight decay and step count
+        rows = [cache[k] if (k:=(id(r[4]), r[5], r[6])) in cache else cache.setdefault(k, self._row(r[4], r[5], r[6]))
+                for r in rs]
         try:
             if dev.type=='cpu' and CPU_BACKEND=='cpp':
                 getattr(_cpp_kernels(), self.kind+'_')([r[0].data for r in rs], [r[1] for r in rs], [r[2] for r in rs],
@@ -529,8 +547,7 @@ class BSIOptimizer(Optimizer):
             st['step'] = step = st.get('step', 0) + 1
             wd = float(hyper['wd']) if hyper.get('do_wd', st.get('do_wd', True)) else 0.
             r = (p, g, s, st, hyper, wd, step)
-            if s is not None and p.numel()>1 and all(t.dtype==p.dtype and t.device==p.device and t.is_contiguous()
-                                                     for t in (p.data, g, s, st['grad_avg'], st['sqr_avg'])):
+            if s is not None and p.numel()>1 and _same_layout(p.data, g, s, st['grad_avg'], st['sqr_avg']):
                 fast.setdefault((p.device, p.dtype), []).append(r)
             else: slow.setdefault((p.device, 'folded' if folded else s is None, wd, step, *self._row(hyper, wd, step)), []).append(r)
         self.last_paths = {'fused': 0, 'foreach': 0}
