@@ -258,11 +258,57 @@ def bench_memory(dev, sz, micro, kappa, n_steps):
     print(f"ratio adam_bsi/Adam: {b/a:.2f}x, folded {c/a:.2f}x (parameters {P/2**20:.1f} MiB; activations not counted)")
     return b/a,c/a
 
+
+# ---------------------------------------------------------------------------------------------------- 4. single pass
+def bench_single_pass(dev, sz, bs, micros, rounds):
+    """Per-micro-batch gradient statistics in one pass (`torch.func.vmap` over micro-batches of `grad`) against the
+    loop of forward/backward passes `MicroBatchGrads` runs, and against one backward pass on the whole batch"""
+    from torch.func import functional_call, vmap, grad
+    from fastai_bsi.microbatch import fold_micro_grads
+    hr(f"4. single-pass micro-batch statistics ({dev.type}): torch.func.vmap vs the loop, xresnet18, {sz}x{sz}, batch {bs}")
+    torch.manual_seed(0)
+    model = xresnet18(n_out=10).to(dev).train()
+    x,y = torch.randn(bs, 3, sz, sz, device=dev),torch.randint(0, 10, (bs,), device=dev)
+    names,ps = zip(*[(n,p) for n,p in model.named_parameters()])
+    lf = nn.CrossEntropyLoss()
+    def whole():
+        for p in ps: p.grad = None
+        lf(model(x), y).backward()
+    def loop(m):
+        sums,sqs = [torch.zeros_like(p) for p in ps],[torch.zeros_like(p) for p in ps]
+        for i in range(0, bs, m):
+            for p in ps: p.grad = None
+            lf(model(x[i:i+m]), y[i:i+m]).backward()
+            fold_micro_grads([p.grad for p in ps], sums, sqs, n=m)
+        return [a/bs for a in sums],[q/bs for q in sqs]
+    def one(params, buffers, xb, yb): return lf(functional_call(model, (params, buffers), (xb,)), yb)
+    def single(m):
+        k = bs//m
+        params = {n:p.detach() for n,p in zip(names, ps)}
+        bufs = {n:b.expand(k, *b.shape).clone() for n,b in model.named_buffers()}   # batch-norm statistics per micro-batch
+        g = vmap(grad(one), in_dims=(None, 0, 0, 0))(params, bufs, x.view(k, m, *x.shape[1:]), y.view(k, m))
+        return [g[n].mean(0) for n in names],[(g[n]*g[n]).mean(0) for n in names]
+    state = {n:b.clone() for n,b in model.named_buffers()}
+    print(f"{'micro':>6s} {'kappa':>6s} {'whole s':>8s} {'loop s':>8s} {'vmap s':>8s} {'vmap/loop':>10s} {'loop/whole':>11s}  max|stats diff|")
+    res = {}
+    for m in micros:
+        try:
+            a,b = loop(m),single(m)
+            diff = max((u-v).abs().max().item() for o,q in zip(a, b) for u,v in zip(o, q))
+            t = interleaved({'whole': whole, 'loop': lambda: loop(m), 'vmap': lambda: single(m)}, rounds, dev)
+            res[m] = t['vmap']/t['loop']
+            print(f"{m:6d} {bs//m:6d} {t['whole']:8.3f} {t['loop']:8.3f} {t['vmap']:8.3f} {res[m]:9.2f}x {t['loop']/t['whole']:10.2f}x  {diff:.1e}")
+        except Exception as e: print(f"{m:6d}: vmap failed: {type(e).__name__}: {str(e)[:200]}")
+        for n,b in model.named_buffers(): b.copy_(state[n])
+    print("vmap computes every micro-batch's gradient at once (kappa copies of the weights' size) and normalises each\n"
+          "micro-batch with its own batch-norm statistics, as the loop does; its running statistics stay per micro-batch.")
+    return res
+
 # ---------------------------------------------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--threads', type=int, default=1)
-    ap.add_argument('--only', choices=['step', 'train', 'memory'], default=None)
+    ap.add_argument('--only', choices=['step', 'train', 'memory', 'single'], default=None)
     ap.add_argument('--rounds', type=int, default=9, help="interleaved rounds for the optimizer step")
     ap.add_argument('--img-size', type=int, default=32)
     ap.add_argument('--train-batches', type=int, default=2)
@@ -295,6 +341,9 @@ def main():
             r,rf = bench_memory(dev, args.img_size, 32, 4, 2)
             summary.append((dev.type, 'peak params+grads+state+accumulators: adam_bsi / Adam (kappa=4)', r, 'info'))
             summary.append((dev.type, 'the same, MicroBatchGrads(fold=True): adam_bsi / Adam (kappa=4)', rf, '<= 1.00x'))
+        if args.only in (None, 'single'):
+            r = bench_single_pass(dev, args.img_size, 128, [8, 16, 32], 3)
+            for m,v in r.items(): summary.append((dev.type, f'single pass (vmap) / loop, B=128, micro={m}', v, 'use it if < 1'))
     if not gpu: summary.append(('cuda', 'GPU rows', float('nan'), 'not measured: no GPU available'))
     hr("summary (ratios measured in this run)")
     for d,k,v,tgt in summary: print(f"{d:5s} {k:66s} {v:7.2f}  target {tgt}")
