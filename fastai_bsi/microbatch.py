@@ -156,14 +156,14 @@ class MicroBatchGrads(Callback):
         "Under DDP: raise on every process if the micro-batch settings differ between processes"
         try: n_b = len(self.dls.train)
         except TypeError: n_b = -1
-        names = ('split mode', 'micro_bs', 'n_acc', 'DataLoader batch size', 'training batches', 'trainable weights')
-        v = [int(self.split), self.micro_bs or 0, self.n_acc, bs or 0, n_b, sum(p.numel() for p in self._trainable())]
+        names = ('split mode', 'fold', 'micro_bs', 'n_acc', 'DataLoader batch size', 'training batches', 'trainable weights')
+        v = [int(self.split), int(self.fold), self.micro_bs or 0, self.n_acc, bs or 0, n_b, sum(p.numel() for p in self._trainable())]
         v = tensor(v + [-o for o in v]).long().to(first(self.ddp.parameters()).device)
         dist.all_reduce(v, op=dist.ReduceOp.MAX, group=self.ddp.process_group)  # max and -min of each setting
         hi,lo = v[:len(names)].tolist(),(-v[len(names):]).tolist()
         bad = [f"{n} from {l} to {h}" for n,h,l in zip(names, hi, lo) if h != l]
         if bad: raise ValueError("MicroBatchGrads settings differ between the DDP processes (" + ', '.join(bad) +
-            "): every process must use the same `micro_bs`/`n_acc`, batch size, number of batches and trainable weights")
+            "): every process must use the same `micro_bs`/`n_acc`/`fold`, batch size, number of batches and trainable weights")
 
     def _do_one_batch(self):
         "Learner's `_do_one_batch` in split mode: forward/backward per micro-batch, one step"
@@ -291,10 +291,17 @@ def _start_fold(self:MicroBatchGrads):
     elif self.clip is not None: why = "`GradientClip` needs the mean gradient, which folding never forms"
     elif getattr(getattr(self.learn, 'scaler', None), 'is_enabled', lambda: False)():
         why = "fp16 loss scaling must see the whole step's gradients for overflow before they reach the moments (bf16 works)"
-    elif self.ddp is not None: why = "under DDP the micro-batch statistics must be all-reduced as sums"
     if why: raise ValueError(f"`MicroBatchGrads(fold=True)` cannot be used here: {why}. Use `fold=False`.")
     self.group_of = {p:i for i,pg in enumerate(self.opt.param_lists) for p in pg}
-    self._hooks = [p.register_post_accumulate_grad_hook(self._fold_hook) for p in self._trainable()]
+    tps,self.world = self._trainable(),1
+    if self.ddp is not None:                       # the moments become views into one buffer, all-reduced once a step
+        self.flat,self.world = FlatMicroStats(tps),dist.get_world_size(self.ddp.process_group)
+        for p in tps:
+            st = self.opt.state[p]
+            if st.get('sqr_avg') is not None:
+                for k,b in zip(('grad_avg', 'sqr_avg'), self.flat.bufs[p]): b.copy_(st[k]); st[k] = b
+    self.group_ps = [[p for p in tps if self.group_of[p]==i] for i in range(len(self.opt.param_lists))]
+    self._hooks = [p.register_post_accumulate_grad_hook(self._fold_hook) for p in tps]
 
 @patch
 def before_backward(self:MicroBatchGrads):
@@ -304,9 +311,21 @@ def before_backward(self:MicroBatchGrads):
     if self.count==0:
         self.step_ps = set()
         N = self.batch_n if self.split else self.n_acc*(getattr(self.dls.train, 'bs', None) or n)
-        self.fold_w,l2 = 1/N,(0. if self.opt.decouple_wd else 1.)
+        self.fold_w,l2 = 1/(N*self.world),(0. if self.opt.decouple_wd else 1.)
         self.fold_h = [(float(h['mom']), float(h['sqr_mom']), l2*float(h['wd']), h.get('do_wd')) for h in self.opt.hypers]
+        if self.flat is not None: self._scale_moments(lambda b: b/self.world)
     self.fold_n,self._folding = n,True
+
+@patch
+def _scale_moments(self:MicroBatchGrads, f, ps=None):
+    "Multiply the moments of `ps` (default: all trainable) by `f(mom)` and `f(sqr_mom)` of their group"
+    bufs = (lambda p: self.flat.bufs[p]) if self.flat is not None else (lambda p: (self.opt.state[p]['grad_avg'], self.opt.state[p]['sqr_avg']))
+    with torch.no_grad():
+        for gps,(mom,sqr_mom,*_) in zip(self.group_ps, self.fold_h):
+            gps = gps if ps is None else [p for p in gps if p in ps]
+            if not gps: continue
+            torch._foreach_mul_([bufs(p)[0] for p in gps], f(mom))
+            torch._foreach_mul_([bufs(p)[1] for p in gps], f(sqr_mom))
 
 @patch
 def _fold_hook(self:MicroBatchGrads, p):
@@ -314,35 +333,51 @@ def _fold_hook(self:MicroBatchGrads, p):
     if not self._folding or p.grad is None: return
     mom,sqr_mom,l2,do_wd = self.fold_h[self.group_of[p]]
     st = self.opt.state[p]
-    if st.get('sqr_avg') is None: st['grad_avg'],st['sqr_avg'] = torch.zeros_like(p),torch.zeros_like(p)
+    if st.get('sqr_avg') is None:
+        if self.flat is None: st['grad_avg'],st['sqr_avg'] = torch.zeros_like(p),torch.zeros_like(p)
+        elif p in self.flat.bufs: st['grad_avg'],st['sqr_avg'] = self.flat.bufs[p]
+        else: raise RuntimeError("A parameter got a gradient under DDP but was not trainable when the fit started")
     if not (st.get('do_wd', True) if do_wd is None else do_wd): l2 = 0.
-    with torch.no_grad():
+    with torch.no_grad():                        # under DDP the moments were already decayed at the step's start
         fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, self.fold_n*self.fold_w,
-                          l2=l2, first=p not in self.step_ps)
+                          l2=l2, first=self.flat is None and p not in self.step_ps)
     self.step_ps.add(p)
     p.grad = None
 
 @patch
 def _after_backward_fold(self:MicroBatchGrads):
-    "Fold mode: fold what no hook caught, count the micro-batch; at the step's last one mark the folded parameters"
+    "Fold mode: fold what no hook caught, count the micro-batch; at the step's last one, end the step"
     self._folding = False
     for p in self._params(): self._folding = True; self._fold_hook(p); self._folding = False   # trainable after `before_fit`
     self.count += 1; self.n_seen += self.fold_n
     if self.count < self.kappa:
         if not self.split: raise CancelBatchException()
         return
-    self._mark_folded()
+    self._end_fold_step()
 
 @patch
-def _mark_folded(self:MicroBatchGrads):
+def _end_fold_step(self:MicroBatchGrads):
+    "Under DDP sum the moments over the processes (one all-reduce); mark the folded parameters for the optimizer"
+    # a parameter stepped before takes part with a zero gradient, as the zero `p.grad` fastai's `zero_grad` leaves it
+    stepped = {p for gps in self.group_ps for p in gps if self.opt.state[p].get('step')}
+    if self.flat is not None:
+        used,self.n_seen = self.flat.reduce(self.step_ps, self.n_seen, group=self.ddp.process_group)
+        self._scale_moments(lambda b: 1/b if b else 1., set(self.flat.params) - used - stepped)   # idle: undo the decay
+        for p in used:
+            st = self.opt.state[p]
+            if st.get('sqr_avg') is None: st['grad_avg'],st['sqr_avg'] = self.flat.bufs[p]
+        self.step_ps = used | stepped
+    else:
+        idle = stepped - self.step_ps
+        if idle: self._scale_moments(lambda b: b, idle); self.step_ps |= idle
     for p in self.step_ps: p.bsi_folded = True
     self.step_params,self.ready = list(self.step_ps),True
 
 @patch
 def _finish_fold_step(self:MicroBatchGrads):
     "Take the step of the micro-batches folded since the last one, if the fit stops inside a step"
-    if self.count==0 or self.ready or not self.step_ps: return
-    self._mark_folded(); self.opt.step(); self._clear()
+    if self.count==0 or self.ready or (self.flat is None and not self.step_ps): return
+    self._end_fold_step(); self.opt.step(); self._clear()
 
 @patch
 def after_train(self:MicroBatchGrads):
