@@ -55,11 +55,12 @@ class FlatMicroStats:
         return len(params)==len(self.params) and all(p is q for p,q in zip(params, self.params))
 
     def pack(self,
-        used:set, # Parameters that got a gradient in this process during the step
+        used:set|dict, # Parameters that got a gradient in this process during the step (or a weight for each of them)
         n:int, # This process's samples in the step
     ):
-        "Write the flags of the parameters in `used` and the sample count `n` into the buffer"
-        self.used.copy_(torch.tensor([p in used for p in self.params], dtype=self.dtype))
+        "Write the flags (or weights) of the parameters in `used` and the sample count `n` into the buffer"
+        vals = [float(used.get(p, 0.)) for p in self.params] if isinstance(used, dict) else [p in used for p in self.params]
+        self.used.copy_(torch.tensor(vals, dtype=self.dtype))
         self.count.fill_(n)
 
     def unpack(self):
@@ -67,7 +68,7 @@ class FlatMicroStats:
         return {p for p,u in zip(self.params, self.used.tolist()) if u > 0}, int(round(self.count.item()))
 
     def reduce(self,
-        used:set, # Parameters that got a gradient in this process during the step
+        used:set|dict, # Parameters that got a gradient in this process during the step (or a weight for each)
         n:int, # This process's samples in the step
         group=None, # `torch.distributed` process group (None: the default group)
     ):
@@ -121,7 +122,8 @@ class MicroBatchGrads(Callback):
         if self.split and any(isinstance(cb, MixHandler) for cb in self.learn.cbs):
             raise ValueError("`MicroBatchGrads(micro_bs=...)` cannot split batches mixed by MixUp/CutMix (their loss needs the "
                              "whole batch): use `MicroBatchGrads(n_acc=...)` with smaller DataLoader batches instead")
-        self.bufs,self.count,self.n_seen,self.ready = {},0,0,False
+        self._drop_leftovers()
+        self.bufs,self.count,self.n_seen,self.ready,self._own_cancel = {},0,0,False,False
         self.clip = first(cb for cb in self.learn.cbs if isinstance(cb, GradientClip))
         self._nosync.close()                                            # in case a previous fit ended in an error
         self.ddp,self.flat = self._find_ddp(),None
@@ -129,7 +131,22 @@ class MicroBatchGrads(Callback):
         if self.ddp is not None:
             self._check_ranks(bs)
             self._nosync.enter_context(self.ddp.no_sync())             # DDP never reduces: the flat all-reduce does
-        if self.split: self.learn._do_one_batch = self._do_one_batch   # instance attribute, removed in after_fit
+        if self.split: self._patch_do_one_batch()                       # instance attribute, removed in after_fit
+
+    def _drop_leftovers(self):
+        "What a fit that ended in an error (no `after_fit`) may have left: fold hooks, `bsi_folded` and `sqr_grad` marks"
+        for h in self._hooks: h.remove()
+        self._hooks,self._folding = [],False
+        for p in self.learn.model.parameters(): p.__dict__.pop('bsi_folded', None); p.__dict__.pop('sqr_grad', None)
+
+    def _patch_do_one_batch(self):
+        "Split mode: the Learner's `_do_one_batch` becomes ours, and undoes itself if this callback was removed"
+        learn = self.learn
+        def _do_one_batch():
+            if self.learn is not learn or self not in learn.cbs:      # removed after a fit that ended in an error
+                learn.__dict__.pop('_do_one_batch', None); return type(learn)._do_one_batch(learn)
+            return self._do_one_batch()
+        learn._do_one_batch = _do_one_batch
 
     def after_fit(self):
         "Fold mode: take a step left unfinished; then remove the `_do_one_batch` patch, the fold hooks and the buffers"
@@ -223,7 +240,7 @@ class MicroBatchGrads(Callback):
         self.count += 1; self.n_seen += n
         if self.count < self.kappa:
             for p in ps: p.grad = None
-            if not self.split: raise CancelBatchException()
+            if not self.split: self._own_cancel = True; raise CancelBatchException()
             return
         if self.flat is not None:                                     # sum over the processes: one all-reduce a step
             self.step_ps,self.n_seen = self.flat.reduce(self.step_ps, self.n_seen, group=self.ddp.process_group)
@@ -260,6 +277,21 @@ class MicroBatchGrads(Callback):
     def _clear(self):
         for p in getattr(self, 'step_params', []): p.__dict__.pop('sqr_grad', None); p.__dict__.pop('bsi_folded', None)
         self.count,self.n_seen,self.ready,self.step_params = 0,0,False,[]
+
+    def after_cancel_batch(self):
+        "Another callback cancelled the batch: split mode drops its micro-batches (fold mode steps with them)"
+        if self._own_cancel: self._own_cancel = False; return           # accumulating: the step comes later
+        if self.fold and (self.ready or (self.split and self.count)):
+            warnings.warn("A batch was cancelled after its micro-batches were folded into the moments: fold mode cannot "
+                          "take them out, so it " + ("steps with them" if not self.ready else "leaves them there"), BSIWarning)
+            if not self.ready: self._finish_fold_step()
+        elif self.split and not self.ready: self._clear(); self.opt.zero_grad()   # no gradient leaks into the next batch
+
+    def after_cancel_step(self):
+        "Fold mode: warn that a cancelled step leaves its micro-batches in the moments"
+        if self.fold and self.ready:
+            warnings.warn("An optimizer step was cancelled after its micro-batches were folded into the moments: they stay "
+                          "there (`fold=False` leaves the moments alone when a step is cancelled)", BSIWarning)
 
     def after_batch(self):
         "Remove `p.sqr_grad` (or the `bsi_folded` marks) after a step, so they are never reused"
@@ -309,7 +341,7 @@ def before_backward(self:MicroBatchGrads):
     if not self.fold: return
     n = find_bs(self.learn.yb)
     if self.count==0:
-        self.step_ps = set()
+        self.step_ps,self.fold_wp = set(),{}
         N = self.batch_n if self.split else self.n_acc*(getattr(self.dls.train, 'bs', None) or n)
         self.fold_w,l2 = 1/(N*self.world),(0. if self.opt.decouple_wd else 1.)
         self.fold_h = [(float(h['mom']), float(h['sqr_mom']), l2*float(h['wd']), h.get('do_wd')) for h in self.opt.hypers]
@@ -330,7 +362,7 @@ def _scale_moments(self:MicroBatchGrads, f, ps=None):
 @patch
 def _fold_hook(self:MicroBatchGrads, p):
     "Fold `p.grad` into `p`'s moments and free it (runs inside `backward`)"
-    if not self._folding or p.grad is None: return
+    if not self._folding or p.grad is None or self.learn is None or self not in self.learn.cbs: return
     mom,sqr_mom,l2,do_wd = self.fold_h[self.group_of[p]]
     st = self.opt.state[p]
     if st.get('sqr_avg') is None:
@@ -341,7 +373,7 @@ def _fold_hook(self:MicroBatchGrads, p):
     with torch.no_grad():                        # under DDP the moments were already decayed at the step's start
         fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, self.fold_n*self.fold_w,
                           l2=l2, first=self.flat is None and p not in self.step_ps)
-    self.step_ps.add(p)
+    self.step_ps.add(p); self.fold_wp[p] = self.fold_wp.get(p, 0.) + self.fold_n*self.fold_w
     p.grad = None
 
 @patch
@@ -351,7 +383,7 @@ def _after_backward_fold(self:MicroBatchGrads):
     for p in self._params(): self._folding = True; self._fold_hook(p); self._folding = False   # trainable after `before_fit`
     self.count += 1; self.n_seen += self.fold_n
     if self.count < self.kappa:
-        if not self.split: raise CancelBatchException()
+        if not self.split: self._own_cancel = True; raise CancelBatchException()
         return
     self._end_fold_step()
 
@@ -361,7 +393,8 @@ def _end_fold_step(self:MicroBatchGrads):
     # a parameter stepped before takes part with a zero gradient, as the zero `p.grad` fastai's `zero_grad` leaves it
     stepped = {p for gps in self.group_ps for p in gps if self.opt.state[p].get('step')}
     if self.flat is not None:
-        used,self.n_seen = self.flat.reduce(self.step_ps, self.n_seen, group=self.ddp.process_group)
+        used,self.n_seen = self.flat.reduce(self.fold_wp, self.n_seen, group=self.ddp.process_group)
+        self.fold_wp = dict(zip(self.flat.params, self.flat.used.tolist()))   # weights folded, summed over the processes
         self._scale_moments(lambda b: 1/b if b else 1., set(self.flat.params) - used - stepped)   # idle: undo the decay
         for p in used:
             st = self.opt.state[p]
@@ -370,8 +403,22 @@ def _end_fold_step(self:MicroBatchGrads):
     else:
         idle = stepped - self.step_ps
         if idle: self._scale_moments(lambda b: b, idle); self.step_ps |= idle
+    self._l2_rest()
     for p in self.step_ps: p.bsi_folded = True
     self.step_params,self.ready = list(self.step_ps),True
+
+@patch
+def _l2_rest(self:MicroBatchGrads):
+    "L2: the micro-batches in which a parameter got no gradient still add $\\lambda w$ to its gradient (0 + $\\lambda w$)"
+    if self.opt.decouple_wd: return
+    W = self.n_seen*self.fold_w                                     # the step's total weight (1 for a whole step)
+    with torch.no_grad():
+        for p in self.step_ps:
+            mom,sqr_mom,l2,do_wd = self.fold_h[self.group_of[p]]
+            st = self.opt.state[p]
+            miss = W - self.fold_wp.get(p, 0.)
+            if not l2 or miss <= 1e-9*W or not (st.get('do_wd', True) if do_wd is None else do_wd): continue
+            st['grad_avg'].add_(p, alpha=(1-mom)*l2*miss); st['sqr_avg'].addcmul_(p, p, value=(1-sqr_mom)*l2*l2*miss)
 
 @patch
 def _finish_fold_step(self:MicroBatchGrads):

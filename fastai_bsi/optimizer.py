@@ -567,6 +567,8 @@ class BSIOptimizer(Optimizer):
                     f([r[0].data for r in sub], None if g is None else [r[1] for r in sub], None if s is None else [r[2] for r in sub],
                       [r[3]['grad_avg'] for r in sub], [r[3]['sqr_avg'] for r in sub], **kw)
             self.last_paths['foreach'] += len(rs)
+        for r in recs:
+            if r[1] is None: r[0].__dict__.pop('bsi_folded', None)     # a mark is used once: never a stale second step
 
 
 # %% ../nbs/00_optimizer.ipynb #430f6900
