@@ -469,6 +469,10 @@ class BSIOptimizer(Optimizer):
     ):
         if kind not in _kernels: raise ValueError(f"`kind` must be one of {list(_kernels)}, got {kind!r}")
         super().__init__(params, cbs, **defaults)
+        ps = [p for pg in self.param_lists for p in pg]
+        if len({id(p) for p in ps}) < len(ps):
+            raise ValueError("`params` lists a parameter more than once (in one group or in several): it would be stepped "
+                             "once per listing. Give each parameter to one group only (check the Learner's `splitter`).")
         self.kind,self.decouple_wd,self.foreach,self.compiled = kind,decouple_wd,foreach,compiled
         self._alias,self.last_paths = {},{}
 
