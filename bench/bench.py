@@ -117,6 +117,8 @@ def bench_step(dev, rounds):
     for k,n in done.items():
         print(f"{k}: its kernel moves {n} values/param = {n*4*N/1e6:.0f} MB; at copy_ bandwidth that takes "
               f"{n*4*N/bw/1e6:.1f} ms, measured {t[k]*1e3:.1f} ms ({n*4*N/t[k]/1e9/bw*100:.0f}% of copy bandwidth)")
+    per = {k: t[k]/(n*N)*1e12 for k,n in (('torch AdamW(fused=True)', 7), *done.items())}
+    print("ps per value read or written: " + ', '.join(f"{k} {v:.0f}" for k,v in per.items()))
     res = dict(adam_vs_fused=t['adam_bsi']/t['torch AdamW(fused=True)'], lamb_vs_fused=t['lamb_bsi']/t['torch AdamW(fused=True)'],
                adam_vs_fastai=t['fastai Adam']/t['adam_bsi'], lamb_vs_fastai=t['fastai Lamb']/t['lamb_bsi'],
                adam_pct_bw=8*4*N/t['adam_bsi']/1e9/bw, adam_compile_s=first['adam_bsi'], lamb_compile_s=first['lamb_bsi'])
