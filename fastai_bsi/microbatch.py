@@ -334,6 +334,8 @@ def _start_fold(self:MicroBatchGrads):
                 for k,b in zip(('grad_avg', 'sqr_avg'), self.flat.bufs[p]): b.copy_(st[k]); st[k] = b
     self.group_ps = [[p for p in tps if self.group_of[p]==i] for i in range(len(self.opt.param_lists))]
     self._hooks = [p.register_post_accumulate_grad_hook(self._fold_hook) for p in tps]
+    hooked = set(tps)
+    self._unhooked = [p for pg in self.opt.param_lists for p in pg if p not in hooked]   # frozen when the fit started
 
 @patch
 def before_backward(self:MicroBatchGrads):
@@ -380,7 +382,8 @@ def _fold_hook(self:MicroBatchGrads, p):
 def _after_backward_fold(self:MicroBatchGrads):
     "Fold mode: fold what no hook caught, count the micro-batch; at the step's last one, end the step"
     self._folding = False
-    for p in self._params(): self._folding = True; self._fold_hook(p); self._folding = False   # trainable after `before_fit`
+    for p in self._unhooked:                     # unfrozen during the fit: no hook folded its gradient
+        if p.grad is not None: self._folding = True; self._fold_hook(p); self._folding = False
     self.count += 1; self.n_seen += self.fold_n
     if self.count < self.kappa:
         if not self.split: self._own_cancel = True; raise CancelBatchException()
