@@ -112,6 +112,7 @@ class MicroBatchGrads(Callback):
         self.micro_bs,self.n_acc,self.fold = micro_bs,(1 if n_acc is None else int(n_acc)),fold
         self.split = micro_bs is not None
         self._hooks,self._folding = [],False
+        self.fold_listeners = []     # fold mode: `f(p, g, w)` for each micro-batch gradient `g` of weight `w`, before folding
         self.bufs,self.count,self.n_seen,self.ready = {},0,0,False
         self.ddp,self.flat,self._nosync = None,None,contextlib.ExitStack()
 
@@ -372,8 +373,10 @@ def _fold_hook(self:MicroBatchGrads, p):
         elif p in self.flat.bufs: st['grad_avg'],st['sqr_avg'] = self.flat.bufs[p]
         else: raise RuntimeError("A parameter got a gradient under DDP but was not trainable when the fit started")
     if not (st.get('do_wd', True) if do_wd is None else do_wd): l2 = 0.
+    w = self.fold_n*self.fold_w
+    for f in self.fold_listeners: f(p, p.grad, w)  # e.g. `GradientNoiseScale`: sees each micro-batch gradient once
     with torch.no_grad():                        # under DDP the moments were already decayed at the step's start
-        fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, self.fold_n*self.fold_w,
+        fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, w,
                           l2=l2, first=self.flat is None and p not in self.step_ps)
     self.step_ps.add(p); self.fold_wp[p] = self.fold_wp.get(p, 0.) + self.fold_n*self.fold_w
     p.grad = None
