@@ -10,9 +10,10 @@ __all__ = []
 # %% ../nbs/99_all.ipynb #1dc5ffb9
 from .optimizer import *
 from .microbatch import *
+from .noise_scale import *
 from .data import *
 from .scaler import *
 from .distributed import *
 from .experiments import *
-from . import optimizer as _opt, microbatch as _mb, data as _data, scaler as _sc, distributed as _dist, experiments as _exp
-__all__ = _opt.__all__ + _mb.__all__ + _data.__all__ + _sc.__all__ + _dist.__all__ + _exp.__all__
+from . import optimizer as _opt, microbatch as _mb, noise_scale as _ns, data as _data, scaler as _sc, distributed as _dist, experiments as _exp
+__all__ = _opt.__all__ + _mb.__all__ + _ns.__all__ + _data.__all__ + _sc.__all__ + _dist.__all__ + _exp.__all__

@@ -6,11 +6,12 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/scaler.html.md"""
 
 # %% ../nbs/02_scaler.ipynb #1fd20f98
 from __future__ import annotations
-import math, numbers
+import math, numbers, warnings
 from fastai.basics import *
 from fastai.callback.schedule import ParamScheduler, LRFinder
 from fastai.callback.training import GradientAccumulation
 from fastai.torch_core import find_bs, num_distrib
+from .optimizer import BSIWarning
 
 # %% auto #0
 __all__ = ['lr_rules', 'mom_rules', 'wd_rules', 'scale_lr', 'scale_mom', 'scale_wd', 'scale_bn_mom', 'effective_bs',
@@ -235,7 +236,7 @@ class BatchSizeScaler(Callback):
         self._world = max(num_distrib(), 1)
         self.k, self.eff_bs = bs/self.ref_bs, bs
         k_bn = (parts[0] if parts else bs)/self.ref_bs
-        self._seen,self._stepped,self._cancelled,self._raw_lrs = 0,False,False,[]
+        self._seen,self._stepped,self._cancelled,self._raw_lrs,self._noise_warned = 0,False,False,[],False
         self._lr_find = len(self.learn._grab_cbs(LRFinder)) > 0
         self._scaled = st = dict(opt=opt, hps={}, scheds=[], bn=[])
         names = [n for n in _hp_names if self.rules[n] != 'none' and n in opt.hypers[0]]
@@ -299,11 +300,33 @@ class BatchSizeScaler(Callback):
         "Count the samples since the last optimizer step"
         self._seen = 0 if self._stepped else self._seen + self._batch_bs()
 
+    def after_epoch(self):
+        "Record the gradient noise scale measured so far (by `GradientNoiseScale`) and warn once if the batch exceeds it"
+        self._check_noise()
+
     def after_fit(self):
-        "Undo the scaling; after `lr_find`, record the swept lrs unscaled"
+        "Undo the scaling; after `lr_find`, record the swept lrs unscaled; report the measured gradient noise scale"
         rec = getattr(self.learn, 'recorder', None)
         if self._lr_find and rec is not None and len(rec.lrs) == len(self._raw_lrs): rec.lrs = list(self._raw_lrs)
         self._restore()
+        b = self._check_noise()
+        if b is not None and self.verbose and self.record is not None:
+            print(f"BatchSizeScaler: trained at bs={self.eff_bs}; measured gradient noise scale B_simple={b:.4g}"
+                  + (" (the batch is larger)" if self.eff_bs > b else ""))
+
+    def _check_noise(self):
+        "`b_simple` of the Learner's `GradientNoiseScale` into `record['b_simple']`; warn once a fit if the batch exceeds it"
+        gns = getattr(self.learn, 'gradient_noise_scale', None)
+        b = getattr(gns, 'b_simple', None)
+        if self.record is None or gns is None: return b
+        self.record['b_simple'] = b
+        if b is not None and self.eff_bs > b and not self._noise_warned:
+            self._noise_warned = True
+            warnings.warn(f"The batch size {self.eff_bs} exceeds the measured gradient noise scale B_simple={b:.4g}: "
+                f"beyond B_simple a bigger batch buys less progress per sample, so the batch size rules (lr x k, "
+                f"beta^k) carried over from ref_bs={self.ref_bs} over-estimate the learning rate; consider a batch "
+                f"near B_simple (see `fastai_bsi.noise_scale`)", BSIWarning)
+        return b
 
     def _restore(self):
         "Put back the unscaled values wherever the scaled ones are still in effect, and the original schedules"
