@@ -22,7 +22,8 @@ import torch
 from fastai.vision.all import *  # noqa: F401,F403  (Learner, DataLoaders, xresnet, Adam, Lamb, GradientAccumulation...)
 from fastai.optimizer import Adam, Lamb
 from fastai.callback.training import GradientAccumulation
-from fastai_bsi.optimizer import adam_bsi, lamb_bsi, BSIWarning, COMPILE_MIN_NUMEL
+from fastai_bsi.optimizer import adam_bsi, lamb_bsi, BSIWarning
+from fastai_bsi.kernels import COMPILE_MIN_NUMEL
 from fastai_bsi.microbatch import MicroBatchGrads
 from copy import deepcopy   # after the star import, which brings its own `copy`
 

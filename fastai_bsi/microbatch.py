@@ -11,7 +11,7 @@ from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.training import GradientClip
 from fastai.callback.mixup import MixHandler
 from .optimizer import *
-from .optimizer import _fold_pass
+from .kernels import fold_pass
 import functools, contextlib
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -28,7 +28,7 @@ def fold_micro_grads(
     first:bool=False, # Zero the sums first (the step's first micro-batch)
 ):
     "Add `n*g` to `sums` and `n*g*g` to `sqr_sums` for the micro-batch gradients `grads` (overwrite if `first`)"
-    _fold_pass(grads, grads, sums, sqr_sums, 1., 1., n, n, over=first)
+    fold_pass(grads, grads, sums, sqr_sums, 1., 1., n, n, over=first)
 
 # %% ../nbs/01_microbatch.ipynb #db0c9e8a
 class FlatMicroStats:
@@ -83,16 +83,23 @@ class FlatMicroStats:
         return self.flat.numel()*self.flat.element_size()
 
 # %% ../nbs/01_microbatch.ipynb #78ee83b1
-def _split_idxs(bs, micro_bs):
+def _check_micro_bs(bs, micro_bs):
     if bs % micro_bs: raise ValueError(f"`micro_bs`={micro_bs} does not divide the batch of {bs} samples: use a batch "
-                                       f"size that is a multiple of `micro_bs` (and `drop_last=True` for training)")
-    return [slice(i, i+micro_bs) for i in range(0, bs, micro_bs)]
+                                       f"size that is a multiple of `micro_bs`")
+
+def _split_idxs(n, micro_bs):
+    "Slices cutting `n` samples into $\\lceil n/M \\rceil$ micro-batches whose sizes differ by at most one"
+    k = -(-n // micro_bs)
+    q,r = divmod(n, k)
+    sizes = [q+1]*r + [q]*(k-r)
+    return [slice(int(e-s), int(e)) for e,s in zip(np.cumsum(sizes), sizes)]
 
 def _slice_b(b, s): return tuple(o[s] for o in b)
 
 def _cat_preds(preds):
     if isinstance(preds[0], Tensor): return torch.cat(preds)
     return type(preds[0])(_cat_preds(list(o)) for o in zip(*preds))
+
 
 # %% ../nbs/01_microbatch.ipynb #58b9549a
 class MicroBatchGrads(Callback):
@@ -119,7 +126,7 @@ class MicroBatchGrads(Callback):
     def before_fit(self):
         "Check `micro_bs` against the batch size, reset the buffers, find `GradientClip`, patch `_do_one_batch` in split mode"
         bs = getattr(self.dls.train, 'bs', None)
-        if self.split and bs: _split_idxs(bs, self.micro_bs)           # fail now, not at the first batch
+        if self.split and bs: _check_micro_bs(bs, self.micro_bs)       # fail now, not at the first batch
         if self.split and any(isinstance(cb, MixHandler) for cb in self.learn.cbs):
             raise ValueError("`MicroBatchGrads(micro_bs=...)` cannot split batches mixed by MixUp/CutMix (their loss needs the "
                              "whole batch): use `MicroBatchGrads(n_acc=...)` with smaller DataLoader batches instead")
@@ -139,6 +146,7 @@ class MicroBatchGrads(Callback):
         for h in self._hooks: h.remove()
         self._hooks,self._folding = [],False
         for p in self.learn.model.parameters(): p.__dict__.pop('bsi_folded', None); p.__dict__.pop('sqr_grad', None)
+        if self.opt is not None: self.opt.fold_open = False
 
     def _patch_do_one_batch(self):
         "Split mode: the Learner's `_do_one_batch` becomes ours, and undoes itself if this callback was removed"
@@ -152,6 +160,9 @@ class MicroBatchGrads(Callback):
     def after_fit(self):
         "Fold mode: take a step left unfinished; then remove the `_do_one_batch` patch, the fold hooks and the buffers"
         if self.fold: self._finish_fold_step()
+        self._teardown()
+
+    def _teardown(self):
         self.learn.__dict__.pop('_do_one_batch', None)
         for h in self._hooks: h.remove()
         self._hooks,self._folding = [],False
@@ -280,19 +291,14 @@ class MicroBatchGrads(Callback):
         self.count,self.n_seen,self.ready,self.step_params = 0,0,False,[]
 
     def after_cancel_batch(self):
-        "Another callback cancelled the batch: split mode drops its micro-batches (fold mode steps with them)"
+        "Another callback cancelled the batch: split mode drops its micro-batches; see fold mode below"
         if self._own_cancel: self._own_cancel = False; return           # accumulating: the step comes later
-        if self.fold and (self.ready or (self.split and self.count)):
-            warnings.warn("A batch was cancelled after its micro-batches were folded into the moments: fold mode cannot "
-                          "take them out, so it " + ("steps with them" if not self.ready else "leaves them there"), BSIWarning)
-            if not self.ready: self._finish_fold_step()
+        if self.fold: self._fold_cancelled('a batch (`CancelBatchException`)')
         elif self.split and not self.ready: self._clear(); self.opt.zero_grad()   # no gradient leaks into the next batch
 
     def after_cancel_step(self):
-        "Fold mode: warn that a cancelled step leaves its micro-batches in the moments"
-        if self.fold and self.ready:
-            warnings.warn("An optimizer step was cancelled after its micro-batches were folded into the moments: they stay "
-                          "there (`fold=False` leaves the moments alone when a step is cancelled)", BSIWarning)
+        "Fold mode: a cancelled step cannot take out what was folded, so it stops the fit with an error"
+        if self.fold and self.ready: self._fold_cancelled('an optimizer step (`CancelStepException`)')
 
     def after_batch(self):
         "Remove `p.sqr_grad` (or the `bsi_folded` marks) after a step, so they are never reused"
@@ -312,7 +318,7 @@ def fold_into_moments(
 ):
     "Fold one micro-batch's gradients into Adam's moments: `m += (1-mom)*w*g`, `v += (1-sqr_mom)*w*g*g` (decayed if `first`)"
     b1,b2 = (mom,sqr_mom) if first else (1.,1.)
-    _fold_pass(ps, grads, ms, vs, b1, b2, (1-mom)*w, (1-sqr_mom)*w, l2=l2)
+    fold_pass(ps, grads, ms, vs, b1, b2, (1-mom)*w, (1-sqr_mom)*w, l2=l2)
 
 
 # %% ../nbs/01_microbatch.ipynb #a2dafedd
@@ -326,6 +332,7 @@ def _start_fold(self:MicroBatchGrads):
         why = "fp16 loss scaling must see the whole step's gradients for overflow before they reach the moments (bf16 works)"
     if why: raise ValueError(f"`MicroBatchGrads(fold=True)` cannot be used here: {why}. Use `fold=False`.")
     self.group_of = {p:i for i,pg in enumerate(self.opt.param_lists) for p in pg}
+    self._mb_folded = self.opt.fold_open = False
     tps,self.world = self._trainable(),1
     if self.ddp is not None:                       # the moments become views into one buffer, all-reduced once a step
         self.flat,self.world = FlatMicroStats(tps),dist.get_world_size(self.ddp.process_group)
@@ -349,7 +356,7 @@ def before_backward(self:MicroBatchGrads):
         self.fold_w,l2 = 1/(N*self.world),(0. if self.opt.decouple_wd else 1.)
         self.fold_h = [(float(h['mom']), float(h['sqr_mom']), l2*float(h['wd']), h.get('do_wd')) for h in self.opt.hypers]
         if self.flat is not None: self._scale_moments(lambda b: b/self.world)
-    self.fold_n,self._folding = n,True
+    self.fold_n,self._folding,self._mb_folded = n,True,False
 
 @patch
 def _scale_moments(self:MicroBatchGrads, f, ps=None):
@@ -378,7 +385,8 @@ def _fold_hook(self:MicroBatchGrads, p):
     with torch.no_grad():                        # under DDP the moments were already decayed at the step's start
         fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, w,
                           l2=l2, first=self.flat is None and p not in self.step_ps)
-    self.step_ps.add(p); self.fold_wp[p] = self.fold_wp.get(p, 0.) + self.fold_n*self.fold_w
+    self.step_ps.add(p); self.fold_wp[p] = self.fold_wp.get(p, 0.) + w
+    self._mb_folded = self.opt.fold_open = True     # the moments now hold part of an unfinished step
     p.grad = None
 
 @patch
@@ -387,7 +395,7 @@ def _after_backward_fold(self:MicroBatchGrads):
     self._folding = False
     for p in self._unhooked:                     # unfrozen during the fit: no hook folded its gradient
         if p.grad is not None: self._folding = True; self._fold_hook(p); self._folding = False
-    self.count += 1; self.n_seen += self.fold_n
+    self.count += 1; self.n_seen += self.fold_n; self._mb_folded = False     # counted: part of the step
     if self.count < self.kappa:
         if not self.split: self._own_cancel = True; raise CancelBatchException()
         return
@@ -434,6 +442,22 @@ def _finish_fold_step(self:MicroBatchGrads):
 
 @patch
 def after_train(self:MicroBatchGrads):
-    "Fold mode: at the end of the last epoch's training, finish a step left open, so validation sees its update"
-    if self.fold and self.epoch==self.n_epoch-1: self._finish_fold_step()
+    "Fold mode: at the end of each epoch's training, finish a step left open, so validation and checkpoints see it"
+    if self.fold: self._finish_fold_step()
+
+_cancel_msg = ("A callback cancelled {} after `MicroBatchGrads(fold=True)` had folded micro-batch gradients of the step "
+    "into the optimizer's moments. Folded gradients cannot be taken out again, so the moments no longer match the "
+    "weights and the fit stops here (the weights are those of the last step; reload a checkpoint for the moments). "
+    "With callbacks that cancel batches or steps use `fold=False`, which drops a cancelled step's statistics; in "
+    "accumulate mode fold mode can skip a batch cancelled before its backward pass (at `after_loss`, say).")
+
+@patch
+def _fold_cancelled(self:MicroBatchGrads, what):
+    "Fold mode: a cancelled micro-batch that folded nothing is skipped; otherwise end the fit with the reason"
+    started,self._folding = self._folding,False
+    if self.ready or self._mb_folded or (self.split and self.count):
+        self._teardown(); self.opt.fold_open = False
+        raise RuntimeError(_cancel_msg.format(what))
+    if started and self.count==0 and self.flat is not None:     # undo the decay of the step's start (done again next time)
+        self._scale_moments(lambda b: self.world/b if b else 1.)
 

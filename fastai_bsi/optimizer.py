@@ -6,13 +6,14 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/optimizer.html.md"""
 
 # %% ../nbs/00_optimizer.ipynb #3887e8a6
 from __future__ import annotations
-import warnings, os, contextlib, hashlib
+import warnings
 from fastai.basics import *
 from fastai.optimizer import weight_decay, average_grad, step_stat, adam_step, debias
+from .kernels import BSIWarning, StepRecord, bsi_step
 
 # %% auto #0
-__all__ = ['COMPILE_MIN_NUMEL', 'CPU_BACKEND', 'beta2gamma', 'gamma2beta', 'check_hypers', 'BSIWarning', 'average_micro_sqr_grad',
-           'micro_l2_reg', 'adam_bsi_cbs', 'lamb_bsi_step', 'lamb_bsi_cbs', 'BSIOptimizer', 'adam_bsi', 'lamb_bsi']
+__all__ = ['beta2gamma', 'gamma2beta', 'check_hypers', 'average_micro_sqr_grad', 'micro_l2_reg', 'adam_bsi_cbs', 'lamb_bsi_step',
+           'lamb_bsi_cbs', 'BSIOptimizer', 'adam_bsi', 'lamb_bsi', 'BSIWarning']
 
 # %% ../nbs/00_optimizer.ipynb #dd7d564e
 def beta2gamma(
@@ -50,9 +51,7 @@ def check_hypers(
         if not all(ok(o) for o in vals): raise ValueError(f"`{k}` must be {allowed}, got {v!r}")
 
 # %% ../nbs/00_optimizer.ipynb #23fa5e81
-class BSIWarning(UserWarning):
-    "Warning category of fastai_bsi (shown once per message)"
-warnings.filterwarnings('once', category=BSIWarning)
+_all_ = ['BSIWarning']   # defined in `fastai_bsi.kernels`, which warns with it too: once per message
 
 _missing_msg = ("a batch size invariant optimizer stepped without micro-batch statistics (`p.sqr_grad` is not set): "
     "it behaves as plain Adam/LAMB with the whole batch as one micro-batch. Add `MicroBatchGrads` to the Learner "
@@ -135,326 +134,10 @@ def lamb_bsi_cbs():
     "The readable steppers of `lamb_bsi`, applied to one parameter after the other"
     return [partial(average_grad, dampening=True), average_micro_sqr_grad, step_stat, lamb_bsi_step]
 
-# %% ../nbs/00_optimizer.ipynb #0b82425e
-COMPILE_MIN_NUMEL = 2**22   # `compiled=None`: the fused kernels run when a device's tensors hold at least this many values
-_K = 16                      # tensors per `torch.compile`d call
-
-def _adam_kernel(ps, gs, ss, ms, vs, h):
-    "Fused `adam_bsi` update of 1-D tensors; row `h[i]`: -lr/bc1, 1-lr*wd (decoupled), wd (L2), b1, 1-b1, b2, 1-b2, bc2, eps"
-    for i in range(len(ps)):
-        p,g,s,m,v = ps[i],gs[i],ss[i],ms[i],vs[i]
-        nstep,decay,l2,b1,d1,b2,d2,bc2,eps = h[i].unbind()
-        s = s + 2*l2*p*g + l2*l2*p*p                                # micro_l2_reg: the mean of (g_k + wd*p)^2
-        g = g + l2*p
-        m_,v_ = m*b1 + g*d1, v*b2 + s*d2                            # average_grad, average_micro_sqr_grad
-        p.copy_(p*decay + nstep*m_/((v_/bc2).sqrt() + eps))        # weight_decay, adam_step
-        m.copy_(m_); v.copy_(v_)
-
-def _lamb_kernel(ps, gs, ss, ms, vs, h):
-    "Fused `lamb_bsi` update of 1-D tensors; row `h[i]`: lr, wd, b1, 1-b1, b2, 1-b2, bc1, bc2, eps, max_trust"
-    for i in range(len(ps)):
-        p,g,s,m,v = ps[i],gs[i],ss[i],ms[i],vs[i]
-        lr,wd,b1,d1,b2,d2,bc1,bc2,eps,max_trust = h[i].unbind()
-        m_,v_ = m*b1 + g*d1, v*b2 + s*d2
-        u = (m_/bc1)/((v_/bc2).sqrt() + eps) + wd*p
-        r1,r2 = torch.linalg.vector_norm(p),torch.linalg.vector_norm(u)
-        q = torch.where((r1>0) & (r2>0), (r1/r2).clamp(max=max_trust), torch.ones_like(r1))
-        p.copy_(p - lr*q*u); m.copy_(m_); v.copy_(v_)
-
-_kernels = dict(adam=_adam_kernel, lamb=_lamb_kernel)
-# rows for the padding tensors (all zeros): they stay zero
-_pad_rows = dict(adam=[0., 1., 0., 0.9, 0.1, 0.99, 0.01, 1., 1.], lamb=[0., 0., 0.9, 0.1, 0.99, 0.01, 1., 1., 1., 1.])
-
-# %% ../nbs/00_optimizer.ipynb #fa36eed7
-_CPP_SRC = r'''
-#include <torch/extension.h>
-#include <ATen/Parallel.h>
-#include <algorithm>
-#include <cmath>
-#include <utility>
-#include <vector>
-
-template <typename T>
-static void adam_one(T* __restrict p, const T* __restrict g, const T* __restrict s, T* __restrict m, T* __restrict v,
-                     int64_t n, const double* h) {
-  const T nstep = h[0], decay = h[1], l2 = h[2], tl2 = 2*h[2], l22 = h[2]*h[2], b1 = h[3], d1 = h[4], b2 = h[5], d2 = h[6],
-          bc2 = h[7], eps = h[8];
-  at::parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {
-    #pragma omp simd
-    for (int64_t i = b; i < e; i++) {
-      const T P = p[i], G0 = g[i];
-      const T S = s[i] + tl2*P*G0 + l22*P*P, G = G0 + l2*P;       // micro_l2_reg (l2 = 0: decoupled)
-      const T M = m[i]*b1 + d1*G, W = v[i]*b2 + d2*S;            // average_grad, average_micro_sqr_grad
-      p[i] = P*decay + nstep*M/(std::sqrt(W/bc2) + eps);         // weight_decay, adam_step
-      m[i] = M; v[i] = W;
-    }
-  });
-}
-
-template <typename T>
-static void lamb_one(T* __restrict p, const T* __restrict g, const T* __restrict s, T* __restrict m, T* __restrict v,
-                     T* __restrict u, int64_t n, const double* h) {
-  const T wd = h[1], b1 = h[2], d1 = h[3], b2 = h[4], d2 = h[5], ibc1 = T(1/h[6]), ibc2 = T(1/h[7]), eps = h[8];
-  constexpr int64_t B = 2048;    // norms: SIMD sums in T over blocks of B values, the blocks added in double
-  using P2 = std::pair<double, double>;
-  const P2 r = at::parallel_reduce(0, n, 16384, P2(0., 0.), [&](int64_t b0, int64_t e0, P2 acc) {
-    for (int64_t b = b0; b < e0; b += B) {
-      const int64_t e = std::min(e0, b + B);
-      T a = 0, c = 0;
-      #pragma omp simd reduction(+:a,c)
-      for (int64_t i = b; i < e; i++) {
-        const T P = p[i], M = m[i]*b1 + d1*g[i], W = v[i]*b2 + d2*s[i];
-        const T U = (M*ibc1)/(std::sqrt(W*ibc2) + eps) + wd*P;
-        m[i] = M; v[i] = W; u[i] = U;
-        a += P*P; c += U*U;
-      }
-      acc.first += a; acc.second += c;
-    }
-    return acc;
-  }, [](P2 x, P2 y) { return P2(x.first + y.first, x.second + y.second); });
-  const double r1 = std::sqrt(r.first), r2 = std::sqrt(r.second);
-  const T sc = h[0]*((r1 > 0 && r2 > 0) ? std::min(r1/r2, h[9]) : 1.);
-  at::parallel_for(0, n, 16384, [&](int64_t b0, int64_t e0) {
-    for (int64_t e = e0; e > b0; e -= B) {       // backwards: the values the first pass wrote last are still cached
-      const int64_t b = std::max(b0, e - B);
-      #pragma omp simd
-      for (int64_t i = b; i < e; i++) p[i] -= sc*u[i];
-    }
-  });
-}
-
-static void check(const std::vector<at::Tensor>& ps, const std::vector<at::Tensor>& gs, const std::vector<at::Tensor>& ss,
-                  const std::vector<at::Tensor>& ms, const std::vector<at::Tensor>& vs, const at::Tensor& h, int64_t w) {
-  const size_t n = ps.size();
-  TORCH_CHECK(gs.size() == n && ss.size() == n && ms.size() == n && vs.size() == n, "lists of different lengths");
-  TORCH_CHECK(h.scalar_type() == at::kDouble && h.is_contiguous() && h.dim() == 2 && h.size(0) == (int64_t)n && h.size(1) == w,
-              "bad hyper-parameter table");
-  for (size_t k = 0; k < n; k++)
-    for (const at::Tensor* t : {&gs[k], &ss[k], &ms[k], &vs[k]})
-      TORCH_CHECK(t->device().is_cpu() && t->is_contiguous() && t->scalar_type() == ps[k].scalar_type() &&
-                  t->numel() == ps[k].numel() && ps[k].is_contiguous() && ps[k].device().is_cpu(), "bad tensor ", k);
-}
-
-void adam_(std::vector<at::Tensor> ps, std::vector<at::Tensor> gs, std::vector<at::Tensor> ss,
-           std::vector<at::Tensor> ms, std::vector<at::Tensor> vs, at::Tensor h) {
-  check(ps, gs, ss, ms, vs, h, 9);
-  const double* H = h.data_ptr<double>();
-  for (size_t k = 0; k < ps.size(); k++)
-    AT_DISPATCH_FLOATING_TYPES(ps[k].scalar_type(), "adam_bsi", [&] {
-      adam_one<scalar_t>(ps[k].data_ptr<scalar_t>(), gs[k].data_ptr<scalar_t>(), ss[k].data_ptr<scalar_t>(),
-                         ms[k].data_ptr<scalar_t>(), vs[k].data_ptr<scalar_t>(), ps[k].numel(), H + 9*k);
-    });
-}
-
-void lamb_(std::vector<at::Tensor> ps, std::vector<at::Tensor> gs, std::vector<at::Tensor> ss,
-           std::vector<at::Tensor> ms, std::vector<at::Tensor> vs, at::Tensor h) {
-  check(ps, gs, ss, ms, vs, h, 10);
-  const double* H = h.data_ptr<double>();
-  int64_t mx = 1;
-  for (const auto& p : ps) mx = std::max(mx, p.numel());
-  at::Tensor u32, u64;
-  for (size_t k = 0; k < ps.size(); k++)
-    AT_DISPATCH_FLOATING_TYPES(ps[k].scalar_type(), "lamb_bsi", [&] {
-      at::Tensor& u = std::is_same<scalar_t, double>::value ? u64 : u32;
-      if (!u.defined()) u = at::empty({mx}, ps[k].options());
-      lamb_one<scalar_t>(ps[k].data_ptr<scalar_t>(), gs[k].data_ptr<scalar_t>(), ss[k].data_ptr<scalar_t>(),
-                         ms[k].data_ptr<scalar_t>(), vs[k].data_ptr<scalar_t>(), u.data_ptr<scalar_t>(), ps[k].numel(),
-                         H + 10*k);
-    });
-}
-
-// MicroBatchGrads' folding: a = b1*a + c1*G, q = b2*q + c2*G*G with G = g + l2*p; `over`: ignore the old a, q
-template <typename T, bool OVER, bool USE_P>
-static void fold_loop(const T* __restrict p, const T* __restrict g, T* __restrict a, T* __restrict q, int64_t n,
-                      T b1, T b2, T c1, T c2, T l2) {
-  at::parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {
-    #pragma omp simd
-    for (int64_t i = b; i < e; i++) {
-      const T G = USE_P ? g[i] + l2*p[i] : g[i];
-      a[i] = OVER ? c1*G : a[i]*b1 + c1*G;
-      q[i] = OVER ? c2*(G*G) : q[i]*b2 + c2*(G*G);
-    }
-  });
-}
-
-template <typename T>
-static void fold_one(const T* p, const T* g, T* a, T* q, int64_t n, const double* h) {
-  const T b1 = h[0], b2 = h[1], c1 = h[2], c2 = h[3], l2 = h[4];
-  const bool over = h[5] != 0., use_p = h[4] != 0.;
-  if (over) { if (use_p) fold_loop<T, true, true>(p, g, a, q, n, b1, b2, c1, c2, l2);
-              else       fold_loop<T, true, false>(p, g, a, q, n, b1, b2, c1, c2, l2); }
-  else      { if (use_p) fold_loop<T, false, true>(p, g, a, q, n, b1, b2, c1, c2, l2);
-              else       fold_loop<T, false, false>(p, g, a, q, n, b1, b2, c1, c2, l2); }
-}
-
-void fold_(std::vector<at::Tensor> ps, std::vector<at::Tensor> gs, std::vector<at::Tensor> as,
-           std::vector<at::Tensor> qs, at::Tensor h) {
-  check(ps, gs, as, qs, qs, h, 6);
-  const double* H = h.data_ptr<double>();
-  for (size_t k = 0; k < ps.size(); k++)
-    AT_DISPATCH_FLOATING_TYPES(ps[k].scalar_type(), "fold", [&] {
-      fold_one<scalar_t>(ps[k].data_ptr<scalar_t>(), gs[k].data_ptr<scalar_t>(), as[k].data_ptr<scalar_t>(),
-                         qs[k].data_ptr<scalar_t>(), ps[k].numel(), H + 6*k);
-    });
-}
-'''
-
-def _cpp_kernels():
-    "The C++ kernels, built on first use (cached by `torch.utils.cpp_extension` per source and CPU capability)"
-    if 'cpp' not in _compiled_fns:
-        from torch.utils.cpp_extension import load_inline
-        cap = torch.backends.cpu.get_cpu_capability()
-        isa = {'AVX512': ['-mavx512f', '-mavx512dq', '-mavx512bw', '-mavx512vl', '-mfma'], 'AVX2': ['-mavx2', '-mfma']}
-        name = f"fastai_bsi_kernels_{cap.lower()}_{hashlib.md5(_CPP_SRC.encode()).hexdigest()[:10]}"
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            _compiled_fns['cpp'] = load_inline(name, cpp_sources=_CPP_SRC, functions=['adam_', 'lamb_', 'fold_'],
-                                               extra_cflags=['-O3', '-fno-math-errno', '-fopenmp-simd', *isa.get(cap, [])])
-    return _compiled_fns['cpp']
-
-def _fold_pass(
-    ps:list, # Parameters (read only when `l2` is not 0)
-    gs:list, # Gradients $g$ of one micro-batch
-    as_:list, # First statistic $a$ (running sum or $m$), updated in place
-    qs:list, # Second statistic $q$ (running sum of squares or $v$), updated in place
-    b1:float, b2:float, # Decay of $a$ and $q$
-    c1:float, c2:float, # Weights of $G$ and $G^2$
-    l2:float=0., # $\lambda$ in $G = g + \lambda p$
-    over:bool=False, # Overwrite: $a = c_1 G$, $q = c_2 G^2$ (the old values are not read)
-):
-    "One pass of `a = b1*a + c1*G`, `q = b2*q + c2*G*G`, `G = g + l2*p`: the C++ kernel on the CPU, else foreach ops"
-    if not ps: return
-    t = gs[0]
-    if (t.device.type=='cpu' and t.dtype in (torch.float32, torch.float64) and _fused_ok(t.device, t.dtype)
-        and all(o.dtype==t.dtype and o.device==t.device and o.is_contiguous() for l in (ps, gs, as_, qs) for o in l)):
-        try:
-            row = [b1, b2, c1, c2, l2, float(over)]
-            _cpp_kernels().fold_(ps, gs, as_, qs, torch.tensor([row]*len(ps), dtype=torch.float64)); return
-        except Exception as e: _fused_failed('fold', t.device, e)
-    if over: torch._foreach_zero_(as_); torch._foreach_zero_(qs)
-    else:
-        if b1!=1: torch._foreach_mul_(as_, b1)
-        if b2!=1: torch._foreach_mul_(qs, b2)
-    torch._foreach_add_(as_, gs, alpha=c1); torch._foreach_addcmul_(qs, gs, gs, value=c2)
-    if l2:
-        torch._foreach_add_(as_, ps, alpha=c1*l2)
-        torch._foreach_addcmul_(qs, ps, gs, value=2*l2*c2); torch._foreach_addcmul_(qs, ps, ps, value=l2*l2*c2)
-
-# %% ../nbs/00_optimizer.ipynb #67581911
-_FOREACH_CHUNK = 2**23
-
-def _moments_foreach(gs, ss, ms, vs, mom, sqr_mom):
-    "Update the moments `ms` and `vs` with the step's mean gradients `gs` and mean squares `ss` (`gs**2` if `ss` is None)"
-    torch._foreach_mul_(ms, mom); torch._foreach_add_(ms, gs, alpha=1-mom)
-    torch._foreach_mul_(vs, sqr_mom)
-    if ss is None: torch._foreach_addcmul_(vs, gs, gs, value=1-sqr_mom)
-    else: torch._foreach_add_(vs, ss, alpha=1-sqr_mom)
-
-def _denom_foreach(vs, sqr_mom, eps, step):
-    "The denominators `sqrt(v_hat) + eps` (new tensors)"
-    d = torch._foreach_div(vs, debias(sqr_mom, 1-sqr_mom, step)); torch._foreach_sqrt_(d); torch._foreach_add_(d, eps)
-    return d
-
-def _adam_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, decouple_wd=True, folded=False, **kwargs):
-    "One `adam_bsi` step on lists of tensors sharing hyper-parameters and `step` (`ss=None`: no `p.sqr_grad`; `folded`: moments done)"
-    if wd!=0 and decouple_wd: torch._foreach_mul_(ps, 1 - lr*wd)
-    if not folded:
-        if wd!=0 and not decouple_wd:
-            if ss is not None:
-                torch._foreach_addcmul_(ss, ps, gs, value=2*wd); torch._foreach_addcmul_(ss, ps, ps, value=wd*wd)
-            torch._foreach_add_(gs, ps, alpha=wd)
-        _moments_foreach(gs, ss, ms, vs, mom, sqr_mom)
-    d = _denom_foreach(vs, sqr_mom, eps, step)
-    torch._foreach_addcdiv_(ps, ms, d, value=-lr/debias(mom, 1-mom, step))
-
-def _lamb_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, max_trust=10., folded=False, **kwargs):
-    "One `lamb_bsi` step on lists of tensors sharing hyper-parameters and `step` (`ss=None`: no `p.sqr_grad`; `folded`: moments done)"
-    if not folded: _moments_foreach(gs, ss, ms, vs, mom, sqr_mom)
-    d = _denom_foreach(vs, sqr_mom, eps, step)
-    u = torch._foreach_div(ms, debias(mom, 1-mom, step)); torch._foreach_div_(u, d); del d
-    if wd!=0: torch._foreach_add_(u, ps, alpha=wd)
-    r1,r2 = torch.stack(torch._foreach_norm(ps)),torch.stack(torch._foreach_norm(u))
-    q = torch.where((r1>0) & (r2>0), (r1/r2).clamp(max=max_trust), torch.ones_like(r1))
-    torch._foreach_mul_(u, list((lr*q).unbind()))
-    torch._foreach_sub_(ps, u)
-
-_foreach_fns = dict(adam=_adam_foreach, lamb=_lamb_foreach)
-
-def _numel_chunks(ts, max_numel=None):
-    "Split `range(len(ts))` into runs holding at most `max_numel` values (a single larger tensor is a run of its own)"
-    max_numel = max_numel or _FOREACH_CHUNK
-    res,cur,n = [],[],0
-    for i,t in enumerate(ts):
-        if cur and n + t.numel() > max_numel: res.append(cur); cur,n = [],0
-        cur.append(i); n += t.numel()
-    if cur: res.append(cur)
-    return res
-
-# %% ../nbs/00_optimizer.ipynb #35338d50
-CPU_BACKEND = 'cpp'
-_compile_broken = {}      # device type -> the error that made building/compiling fail
-_compiled_fns,_dummies = {},{}
-
-def _fused_ok(device, dtype=torch.float32):
-    "Whether to try the fused kernels on `device` for `dtype` (not disabled, not failed before, not inside `torch.compile`)"
-    if os.environ.get('FASTAI_BSI_COMPILE', '1').lower() in ('0', 'false', 'no'): return False
-    if device.type in _compile_broken or torch.compiler.is_compiling(): return False
-    if device.type=='cpu': return CPU_BACKEND=='inductor' or dtype in (torch.float32, torch.float64)
-    if device.type=='cuda':
-        try:
-            from torch.utils._triton import has_triton
-            return has_triton()
-        except ImportError: return False
-    return False
-
-def _compiled_kernel(kind):
-    "The `torch.compile`d kernel for `kind` (one graph for all sizes)"
-    if (kind,'inductor') not in _compiled_fns:
-        _compiled_fns[kind,'inductor'] = torch.compile(_kernels[kind], fullgraph=True, dynamic=True)
-    return _compiled_fns[kind,'inductor']
-
-def _pad_tensors(device, dtype):
-    "`_K-1` distinct zero tensors of 2 values for each of the 5 kernel arguments (distinct, so nothing aliases)"
-    k = (device, dtype)
-    if k not in _dummies: _dummies[k] = [[torch.zeros(2, dtype=dtype, device=device) for _ in range(_K-1)] for _ in range(5)]
-    return _dummies[k]
-
-def _flat(t):
-    "A 1-D alias of the contiguous `t` (same storage) that is not a view"
-    return torch.Tensor.set_(t.new(), t.untyped_storage(), t.storage_offset(), (t.numel(),), (1,))
-
-try:
-    from torch.fx.experimental import _config as _fx_config
-    def _no_duck(): return _fx_config.patch(use_duck_shape=False)   # equal sizes must not become one symbol
-except ImportError:
-    def _no_duck(): return contextlib.nullcontext()
-
-def _run_inductor(kind, ps, gs, ss, ms, vs, rows):
-    "Run the `torch.compile`d `kind` kernel on 1-D tensors of one device and dtype, `_K` at a time"
-    f,(dev,dt) = _compiled_kernel(kind),(ps[0].device, ps[0].dtype)
-    hdt = torch.float64 if dt==torch.float64 else torch.float32
-    pads = _pad_tensors(dev, dt)
-    for j in range(0, len(ps), _K):
-        n = min(_K, len(ps)-j); npad = _K-n
-        args = [l[j:j+n] + d[:npad] for l,d in zip((ps, gs, ss, ms, vs), pads)]
-        h = torch.tensor(rows[j:j+n] + [_pad_rows[kind]]*npad, dtype=hdt)
-        if dev.type=='cuda': h = h.pin_memory().to(dev, non_blocking=True)
-        elif dev.type!='cpu': h = h.to(dev)
-        with torch.no_grad(), _no_duck(): f(*args, h)
-
-def _fused_failed(kind, dev, e):
-    _compile_broken[dev.type] = e
-    warnings.warn(f"the fused {kind} kernel failed to build or run on {dev.type} ({type(e).__name__}: {str(e)[:300]}); "
-                  "using the foreach path instead", BSIWarning, stacklevel=4)
-
 # %% ../nbs/00_optimizer.ipynb #d44fcbc9
-def _same_layout(p, *ts):
-    "Whether `p` and the tensors `ts` are contiguous, with `p`'s dtype and device (what the fused kernels take)"
-    dt,dev = p.dtype,p.device
-    if not p.is_contiguous(): return False
-    for t in ts:
-        if t.dtype!=dt or not t.is_contiguous() or t.device!=dev: return False
-    return True
+_fold_open_msg = ("The optimizer state was asked for inside a step of `MicroBatchGrads(fold=True)`, while part of the "
+    "step's micro-batches are folded into the moments: a checkpoint of it would not match its weights. Save at a step "
+    "boundary (fold mode ends every epoch with a step, so `SaveModelCallback` is fine), or use `fold=False`.")
 
 class BSIOptimizer(Optimizer):
     "fastai `Optimizer` running the `adam_bsi`/`lamb_bsi` step on whole groups of tensors (its `cbs` when `foreach=False`)"
@@ -467,18 +150,23 @@ class BSIOptimizer(Optimizer):
         compiled:bool|None=None, # Fused kernels: None when a device's tensors hold >= `COMPILE_MIN_NUMEL` values; True always
         **defaults # Hyper-parameters
     ):
-        if kind not in _kernels: raise ValueError(f"`kind` must be one of {list(_kernels)}, got {kind!r}")
+        if kind not in ('adam', 'lamb'): raise ValueError(f"`kind` must be one of ['adam', 'lamb'], got {kind!r}")
         super().__init__(params, cbs, **defaults)
         ps = [p for pg in self.param_lists for p in pg]
         if len({id(p) for p in ps}) < len(ps):
             raise ValueError("`params` lists a parameter more than once (in one group or in several): it would be stepped "
                              "once per listing. Give each parameter to one group only (check the Learner's `splitter`).")
         self.kind,self.decouple_wd,self.foreach,self.compiled = kind,decouple_wd,foreach,compiled
-        self._alias,self.last_paths = {},{}
+        self._alias,self.last_paths,self.fold_open = {},{},False
 
     def clear_state(self):
         "Reset the state (moments, step counts) of every parameter, as fastai's `Optimizer.clear_state`"
         super().clear_state(); self._alias = {}
+
+    def state_dict(self):
+        "fastai's `Optimizer.state_dict`; refused inside a fold-mode step, whose moments hold part of the step"
+        if self.fold_open: raise RuntimeError(_fold_open_msg)
+        return super().state_dict()
 
     def load_state_dict(self,
         sd:dict, # What `state_dict` returned: per-parameter state and hyper-parameters
@@ -486,50 +174,23 @@ class BSIOptimizer(Optimizer):
         "Load a state dict saved by this optimizer or by its readable path (the layout is the same)"
         super().load_state_dict(sd); self._alias = {}
 
-    def _use_fused(self, device, dtype, numel):
-        if self.compiled is False or not _fused_ok(device, dtype): return False
-        return bool(self.compiled) or numel >= COMPILE_MIN_NUMEL
-
-    def _pmv(self, p, st):
-        "Cached 1-D aliases of `p` and its state (rebuilt when any of them changed)"
-        m,v = st['grad_avg'],st['sqr_avg']
-        a = self._alias.get(p)
-        if a is None or a[0] is not m or a[1] is not v or a[2].data_ptr()!=p.data_ptr() or a[2].numel()!=p.numel():
-            a = self._alias[p] = (m, v, _flat(p.data), _flat(m), _flat(v))
-        return a[2:]
-
-    def _row(self, hyper, wd, step):
-        mom,sqr_mom,eps,lr = float(hyper['mom']),float(hyper['sqr_mom']),float(hyper['eps']),float(hyper['lr'])
-        bc1,bc2 = debias(mom, 1-mom, step),debias(sqr_mom, 1-sqr_mom, step)
-        if self.kind=='lamb':
-            return [lr, wd, mom, 1-mom, sqr_mom, 1-sqr_mom, bc1, bc2, eps, float(hyper.get('max_trust', 10.))]
-        dec = self.decouple_wd
-        return [-lr/bc1, 1-lr*wd if dec else 1., 0. if dec else wd, mom, 1-mom, sqr_mom, 1-sqr_mom, bc2, eps]
-
-    def _run_fused(self, dev, rs):
-        "The fused kernels on the records `rs` (one device and dtype); False if they failed (nothing was changed)"
-        cache = {}                                   # one row per group, weight decay and step count
-        rows = [cache[k] if (k:=(id(r[4]), r[5], r[6])) in cache else cache.setdefault(k, self._row(r[4], r[5], r[6]))
-                for r in rs]
-        try:
-            if dev.type=='cpu' and CPU_BACKEND=='cpp':
-                getattr(_cpp_kernels(), self.kind+'_')([r[0].data for r in rs], [r[1] for r in rs], [r[2] for r in rs],
-                    [r[3]['grad_avg'] for r in rs], [r[3]['sqr_avg'] for r in rs], torch.tensor(rows, dtype=torch.float64))
-            else:
-                pmv = [self._pmv(r[0], r[3]) for r in rs]
-                _run_inductor(self.kind, [o[0] for o in pmv], [_flat(r[1]) for r in rs], [_flat(r[2]) for r in rs],
-                              [o[1] for o in pmv], [o[2] for o in pmv], rows)
-        except Exception as e:
-            _fused_failed(self.kind, dev, e); return False
-        return True
+    def _record(self, p, g, s, hyper):
+        "The `StepRecord` of `p`, creating its state as the steppers would and counting the step"
+        st = self.state[p]
+        if g is None and st.get('sqr_avg') is None: raise RuntimeError("a parameter is marked `bsi_folded` but has no moments")
+        if st.get('grad_avg') is None: st['grad_avg'] = torch.zeros_like(p.data if g is None else g)
+        if st.get('sqr_avg') is None: st['sqr_avg'] = torch.zeros_like(p.data)
+        st['step'] = st.get('step', 0) + 1
+        wd = float(hyper['wd']) if hyper.get('do_wd', st.get('do_wd', True)) else 0.
+        return StepRecord(p, g, s, st, hyper, wd, st['step'])
 
     def step(self, closure=None):
         "One optimizer step for every parameter with a gradient, and every parameter whose moments were folded"
         if closure is not None: raise NotImplementedError("fastai optimizers currently do not support closure")
-        recs,warn,readable = [],False,self.foreach is False
+        todo,warn,readable = [],False,self.foreach is False
         for pg,hyper in zip(self.param_lists, self.hypers):
             for p in pg:
-                if getattr(p, 'bsi_folded', False): recs.append((p, None, None, self.state[p], hyper)); continue
+                if getattr(p, 'bsi_folded', False): todo.append((p, None, None, hyper)); continue
                 g = p.grad
                 if g is None or readable: continue
                 if g.is_sparse: readable = True; continue
@@ -538,41 +199,15 @@ class BSIOptimizer(Optimizer):
                     ms = hyper.get('missing_stats', 'warn')
                     if ms=='error': raise RuntimeError(_missing_msg.split(': it')[0] + " and `missing_stats='error'`.")
                     warn |= ms=='warn'
-                recs.append((p, g, s, self.state[p], hyper))
+                todo.append((p, g, s, hyper))
         if readable:                                  # the steppers, on the parameters with a gradient
-            super().step(); recs = [r for r in recs if r[1] is None]
+            super().step(); todo = [o for o in todo if o[1] is None]
         elif warn: warnings.warn(_missing_msg, BSIWarning, stacklevel=2)
-        fast,slow = {},{}
-        for p,g,s,st,hyper in recs:
-            folded = g is None
-            if folded and st.get('sqr_avg') is None: raise RuntimeError("a parameter is marked `bsi_folded` but has no moments")
-            if st.get('grad_avg') is None: st['grad_avg'] = torch.zeros_like(g)
-            if st.get('sqr_avg') is None: st['sqr_avg'] = torch.zeros_like(p.data)
-            st['step'] = step = st.get('step', 0) + 1
-            wd = float(hyper['wd']) if hyper.get('do_wd', st.get('do_wd', True)) else 0.
-            r = (p, g, s, st, hyper, wd, step)
-            if s is not None and p.numel()>1 and _same_layout(p.data, g, s, st['grad_avg'], st['sqr_avg']):
-                fast.setdefault((p.device, p.dtype), []).append(r)
-            else: slow.setdefault((p.device, 'folded' if folded else s is None, wd, step, *self._row(hyper, wd, step)), []).append(r)
-        self.last_paths = {'fused': 0, 'foreach': 0}
-        for (dev,dt),rs in fast.items():
-            if self._use_fused(dev, dt, sum(r[0].numel() for r in rs)) and self._run_fused(dev, rs):
-                self.last_paths['fused'] += len(rs); continue
-            for r in rs: slow.setdefault((dev, False, r[5], r[6], *self._row(r[4], r[5], r[6])), []).append(r)
-        f = _foreach_fns[self.kind]
-        for key,rs in slow.items():
-            p,g,s,st,hyper,wd,step = rs[0]
-            kw = dict(lr=float(hyper['lr']), mom=float(hyper['mom']), sqr_mom=float(hyper['sqr_mom']), eps=float(hyper['eps']),
-                      wd=wd, step=step, decouple_wd=self.decouple_wd, max_trust=float(hyper.get('max_trust', 10.)),
-                      folded=key[1]=='folded')
-            for idx in _numel_chunks([r[0] for r in rs]):
-                sub = [rs[i] for i in idx]
-                with torch.no_grad():
-                    f([r[0].data for r in sub], None if g is None else [r[1] for r in sub], None if s is None else [r[2] for r in sub],
-                      [r[3]['grad_avg'] for r in sub], [r[3]['sqr_avg'] for r in sub], **kw)
-            self.last_paths['foreach'] += len(rs)
+        recs = [self._record(*o) for o in todo]
+        self.last_paths = bsi_step(self.kind, recs, self.decouple_wd, self.compiled, self._alias)
         for r in recs:
-            if r[1] is None: r[0].__dict__.pop('bsi_folded', None)     # a mark is used once: never a stale second step
+            if r.folded: r.p.__dict__.pop('bsi_folded', None)       # a mark is used once: never a stale second step
+        self.fold_open = False
 
 
 # %% ../nbs/00_optimizer.ipynb #430f6900
