@@ -72,10 +72,10 @@ def copy_bandwidth(numel, dev, rounds=15):
     return 2*4*numel/t/1e9
 
 # ---------------------------------------------------------------------------------------------------- 1. step
-def bench_step(dev, rounds):
-    hr(f"1. optimizer step on xresnet50 parameters ({dev.type})")
+def bench_step(dev, rounds, arch=xresnet50):
+    hr(f"1. optimizer step on {getattr(arch, '__name__', 'model')} parameters ({dev.type})")
     torch.manual_seed(0)
-    model = xresnet50().to(dev)
+    model = arch().to(dev)
     ps = list(model.parameters()); N = sum(p.numel() for p in ps)
     print(f"{len(ps)} tensors, {N/1e6:.2f}M values (float32); COMPILE_MIN_NUMEL={COMPILE_MIN_NUMEL}")
     gen = torch.Generator(device=dev).manual_seed(1)
@@ -187,10 +187,10 @@ def _time_fit(model0, dls, opt_func, cbs, n, dev):
     with learn.no_logging(), learn.no_bar(): learn.fit(1, 1e-3, cbs=timer)
     return timer.ts[1:]     # the first batch warms up (allocations, torch.compile)
 
-def bench_train(dev, sz, bss, micros, n_batches, rounds):
+def bench_train(dev, sz, bss, micros, n_batches, rounds, arch=xresnet18):
     hr(f"2. training step with micro-batch statistics ({dev.type}), xresnet18 on {sz}x{sz} images, 10 classes")
     torch.manual_seed(0)
-    model0 = xresnet18(n_out=10).to(dev)
+    model0 = arch(n_out=10).to(dev)
     print(f"xresnet18: {sum(p.numel() for p in model0.parameters())/1e6:.1f}M parameters; {n_batches} timed batches "
           f"per run after one warm-up, {rounds} interleaved rounds; medians")
     print(f"\n{'mini-batch':>10s} {'micro':>6s} {'kappa':>6s} {'Adam step s':>12s} {'split Adam s':>13s} {'BSI s':>8s} "
@@ -240,10 +240,10 @@ class LiveBytes(Callback):
     def after_step(self): self.sample()
     def after_batch(self): self.sample()
 
-def bench_memory(dev, sz, micro, kappa, n_steps):
+def bench_memory(dev, sz, micro, kappa, n_steps, arch=xresnet18):
     hr(f"3. memory ({dev.type}): accumulating kappa={kappa} micro-batches of {micro} (mini-batch {micro*kappa})")
     torch.manual_seed(0)
-    model0 = xresnet18(n_out=10).to(dev)
+    model0 = arch(n_out=10).to(dev)
     P = sum(p.numel()*p.element_size() for p in model0.parameters())
     dls = _dls(micro*kappa*n_steps, micro, sz, dev)
     out = {}
@@ -263,14 +263,14 @@ def bench_memory(dev, sz, micro, kappa, n_steps):
 
 
 # ---------------------------------------------------------------------------------------------------- 4. single pass
-def bench_single_pass(dev, sz, bs, micros, rounds):
+def bench_single_pass(dev, sz, bs, micros, rounds, arch=xresnet18):
     """Per-micro-batch gradient statistics in one pass (`torch.func.vmap` over micro-batches of `grad`) against the
     loop of forward/backward passes `MicroBatchGrads` runs, and against one backward pass on the whole batch"""
     from torch.func import functional_call, vmap, grad
     from fastai_bsi.microbatch import fold_micro_grads
     hr(f"4. single-pass micro-batch statistics ({dev.type}): torch.func.vmap vs the loop, xresnet18, {sz}x{sz}, batch {bs}")
     torch.manual_seed(0)
-    model = xresnet18(n_out=10).to(dev).train()
+    model = arch(n_out=10).to(dev).train()
     x,y = torch.randn(bs, 3, sz, sz, device=dev),torch.randint(0, 10, (bs,), device=dev)
     names,ps = zip(*[(n,p) for n,p in model.named_parameters()])
     lf = nn.CrossEntropyLoss()
@@ -308,7 +308,7 @@ def bench_single_pass(dev, sz, bs, micros, rounds):
     return res
 
 # ---------------------------------------------------------------------------------------------------- main
-def main():
+def parser():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--only', choices=['step', 'train', 'memory', 'single'], default=None)
@@ -319,36 +319,49 @@ def main():
     ap.add_argument('--train-bs', type=int, nargs='+', default=[128, 512], help="mini-batch sizes of the training step")
     ap.add_argument('--train-micro', type=int, nargs='+', default=[8, 16, 32], help="micro-batch sizes of the training step")
     ap.add_argument('--device', default=None, help="cpu or cuda (default: cuda when available, and cpu)")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    gpu = machine()
-    devs = [torch.device(args.device)] if args.device else ([torch.device('cuda')] if gpu else []) + [torch.device('cpu')]
-    summary = []
+    return ap
+
+def run_sections(devs, args, step_arch=xresnet50, arch=xresnet18, single_bs=128, mem=(32, 4, 2)):
+    "Run the sections `args.only` names (all if None) on each device; the summary rows `(device, what, ratio, target)`"
+    summary,t0 = [],time.perf_counter()
+    lap = lambda: print(f"({time.perf_counter()-t0:.0f}s since the first section)")
     for dev in devs:
         if args.only in (None, 'step'):
-            r = bench_step(dev, args.rounds)
+            r = bench_step(dev, args.rounds, step_arch)
             summary += [(dev.type, 'adam_bsi step / AdamW(fused)', r['adam_vs_fused'], '<= 1.25x'),
                         (dev.type, 'lamb_bsi step / AdamW(fused)', r['lamb_vs_fused'], '<= 1.5x'),
                         (dev.type, 'fastai Adam step / adam_bsi step (speed-up)', r['adam_vs_fastai'], '>= 3x'),
                         (dev.type, 'fastai Lamb step / lamb_bsi step (speed-up)', r['lamb_vs_fastai'], '>= 3x'),
-                        (dev.type, 'adam_bsi effective bandwidth / copy_ bandwidth', r['adam_pct_bw'], 'info')]
+                        (dev.type, 'adam_bsi effective bandwidth / copy_ bandwidth', r['adam_pct_bw'], 'info')]; lap()
         if args.only in (None, 'train'):
-            micros,bss = args.train_micro,args.train_bs
-            r = bench_train(dev, args.img_size, bss, micros, args.train_batches, args.train_rounds)
+            r = bench_train(dev, args.img_size, args.train_bs, args.train_micro, args.train_batches, args.train_rounds, arch)
             for (bs,m),(vb,vs,vf) in r.items():
                 px = f'{args.img_size}px, B={bs}, micro={m}'
                 summary.append((dev.type, f'train step {px}: BSI / Adam', vb, '<= 1.10x' if m>=32 else 'info'))
                 summary.append((dev.type, f'train step {px}: BSI fold / Adam', vf, '<= 1.10x' if m>=32 else 'info'))
                 summary.append((dev.type, f'train step {px}: BSI / split Adam', vs, 'info'))
+            lap()
         if args.only in (None, 'memory'):
-            r,rf = bench_memory(dev, args.img_size, 32, 4, 2)
-            summary.append((dev.type, 'peak params+grads+state+accumulators: adam_bsi / Adam (kappa=4)', r, 'info'))
-            summary.append((dev.type, 'the same, MicroBatchGrads(fold=True): adam_bsi / Adam (kappa=4)', rf, '<= 1.00x'))
+            r,rf = bench_memory(dev, args.img_size, *mem, arch)
+            summary.append((dev.type, f'peak params+grads+state+accumulators: adam_bsi / Adam (kappa={mem[1]})', r, 'info'))
+            summary.append((dev.type, f'the same, MicroBatchGrads(fold=True): adam_bsi / Adam (kappa={mem[1]})', rf, '<= 1.00x')); lap()
         if args.only in (None, 'single'):
-            r = bench_single_pass(dev, args.img_size, 128, [8, 16, 32], 3)
-            for m,v in r.items(): summary.append((dev.type, f'single pass (vmap) / loop, B=128, micro={m}', v, 'use it if < 1'))
-    if not gpu: summary.append(('cuda', 'GPU rows', float('nan'), 'not measured: no GPU available'))
+            r = bench_single_pass(dev, args.img_size, single_bs, [m for m in args.train_micro if single_bs % m == 0], 3, arch)
+            for m,v in r.items(): summary.append((dev.type, f'single pass (vmap) / loop, B={single_bs}, micro={m}', v, 'use it if < 1'))
+            lap()
+    return summary
+
+def print_summary(summary):
     hr("summary (ratios measured in this run)")
     for d,k,v,tgt in summary: print(f"{d:5s} {k:66s} {v:7.2f}  target {tgt}")
+
+def main():
+    args = parser().parse_args()
+    torch.set_num_threads(args.threads)
+    gpu = machine()
+    devs = [torch.device(args.device)] if args.device else ([torch.device('cuda')] if gpu else []) + [torch.device('cpu')]
+    summary = run_sections(devs, args)
+    if not gpu: summary.append(('cuda', 'GPU rows', float('nan'), 'not measured: no GPU available'))
+    print_summary(summary)
 
 if __name__ == '__main__': main()

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The project's GPU check: one command, run from the repository root on a machine with a GPU.
+#
+#   bash bench/gpu_check.sh --fetch   # here, where the package registry is reachable: the wheels the accelerator
+#                                     # machine lacks (fastai and its pure-Python helpers) into .whl/ (git-ignored)
+#   bash bench/gpu_check.sh           # on the GPU machine (carry .whl): install them if fastai is missing, check
+#                                     # every CUDA path, run bench.py's sections on the GPU, write results/bench_gpu.txt
+#   bash bench/gpu_check.sh --dry     # the same code on the CPU at tiny sizes, in well under a minute (CI runs it)
+#
+# With the device tool: run(command="bash bench/gpu_check.sh", carry=[".whl"], timeout_s=540); the output is also
+# copied to $OUT when that is set. About 8 minutes on one H200 is the budget (see bench/README.md).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# fastai 2.8's imports that the accelerator image lacks (it has torch, torchvision, numpy, pandas, matplotlib,
+# scikit-learn, scipy, rich, accelerate...). fastprogress 1.0.3: later versions import python-fasthtml and its web stack.
+WHEELS="fastai==2.8.12 fastcore==2.2.41 fastdownload==0.0.8 fastprogress==1.0.3 fasttransform==0.0.5 plum-dispatch==2.9.0 beartype==0.23.1"
+
+if [ "${1:-}" = "--fetch" ]; then
+  mkdir -p .whl
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl $WHEELS || exit 1
+  ls -l .whl; du -sh .whl; exit 0
+fi
+
+dry=0; [ "${1:-}" = "--dry" ] && dry=1
+if ! python3 -c "import fastai, fastcore, fastprogress" 2>/dev/null; then
+  if ! ls .whl/*.whl >/dev/null 2>&1; then
+    echo "fastai is not installed here and .whl/ holds no wheels: run 'bash bench/gpu_check.sh --fetch' where pip can"
+    echo "reach the package registry, then carry .whl to this machine"; exit 2
+  fi
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/fastai_bsi_site .whl/*.whl || exit 2
+  export PYTHONPATH=/tmp/fastai_bsi_site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}     # fastai_bsi from this checkout
+export PYTHONUNBUFFERED=1
+
+if [ $dry -eq 1 ]; then out=${TMPDIR:-/tmp}/bench_gpu_dry.txt; else mkdir -p results; out=results/bench_gpu.txt; fi
+python3 bench/gpu_check.py "$@" 2>&1 | grep -v -e 'FutureWarning' -e 'warnings.warn(' | tee "$out"
+rc=${PIPESTATUS[0]}
+if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp "$out" "$OUT/"; fi
+echo "gpu_check: exit $rc, output in $out"
+exit $rc
