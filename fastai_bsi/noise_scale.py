@@ -65,17 +65,20 @@ class GradientNoiseScale(Callback):
     "Estimate $|G|^2$, $\\mathrm{tr}(\\Sigma)$ and the gradient noise scale $B_\\text{simple}$ at every step from `MicroBatchGrads`' statistics"
     order,run_valid = MicroBatchGrads.order+1,False
     def __init__(self,
-        beta:float=0.99, # Per-step decay of the moving averages of $|G|^2$ and $\mathrm{tr}(\Sigma)$ (0: no smoothing)
+        beta:float=0.99, # Decay of the moving averages of $|G|^2$ and $\mathrm{tr}(\Sigma)$, per measured step (0: no smoothing)
+        every:int=1, # Measure one optimizer step in `every` (fewer passes over the weights, e.g. in fold mode)
     ):
         if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta < 1:
             raise ValueError(f"`beta` must be a number in [0, 1), got {beta!r}")
-        self.beta,self.mbg,self._listening = float(beta),None,None
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise ValueError(f"`every` must be a positive integer, got {every!r}")
+        self.beta,self.every,self.mbg,self._listening = float(beta),int(every),None,None
         self.history,self.bufs,self._pending,self._ema,self._t = [],{},[],[0.,0.],0
 
     def before_fit(self):
         "Find `MicroBatchGrads`, start a new `history` (also `learn.recorder.noise_scale`); in fold mode, listen to its gradients"
         self._unlisten()                                          # a previous fit that ended in an error
-        self.history,self._pending,self._ema,self._t,self._warned = [],[],[0.,0.],0,False
+        self.history,self._pending,self._ema,self._t,self._warned,self._steps = [],[],[0.,0.],0,False,0
         self._start_step()
         rec = getattr(self.learn, 'recorder', None)
         if rec is not None: rec.noise_scale = self.history
@@ -93,6 +96,7 @@ class GradientNoiseScale(Callback):
 
     def _start_step(self):
         self._k,self._n,self._w,self._w2,self._seen,self._norms = 0,0,0.,0.,set(),[]
+        self._measure = self._steps % self.every == 0
 
     def _active(self): return self.mbg is not None and self.mbg in self.learn.cbs and self.training
 
@@ -106,6 +110,7 @@ class GradientNoiseScale(Callback):
 
     def _listen(self, p, g, w):
         "Fold mode, inside `backward`: add $w_k g_k$ to `p`'s running sum $S$ and keep $|g_k|$, before `g` is folded and freed"
+        if not self._measure: return
         with torch.no_grad():
             s = self.bufs.get(p)
             if s is None: s = self.bufs[p] = torch.empty_like(p)
@@ -120,6 +125,8 @@ class GradientNoiseScale(Callback):
     def before_step(self):
         "At each optimizer step: the step's estimates from `p.grad` and `p.sqr_grad` (or, in fold mode, the sums $S$)"
         if not self._active() or not self.mbg.ready: return
+        self._steps += 1
+        if not self._measure: return
         world = self._world()
         if self._k*world < 2: return self._warn(_single_msg)
         if self.mbg.fold and world > 1 and self._k < 2: return self._warn(_fold_ddp_msg)
@@ -132,7 +139,8 @@ class GradientNoiseScale(Callback):
         ps = [p for p in self.mbg.step_params if getattr(p, 'sqr_grad', None) is not None]
         if not ps: return None
         P = torch.stack(torch._foreach_norm([p.grad for p in ps])).float().square().sum()
-        Q = torch.stack(torch._foreach_norm([p.sqr_grad for p in ps], 1)).float().sum()
+        sq = [p.sqr_grad for p in ps]                                   # a sum per tensor: `_foreach_norm(sq, 1)` is 7x slower on CPUs
+        Q = (torch.stack(torch._foreach_norm(sq, 1)) if sq[0].is_cuda else torch.stack([s.sum() for s in sq])).float().sum()
         if self.mbg.clip is not None:                            # both were scaled by c^2: take the unclipped ones
             sc = getattr(self.learn, 'scaler', None)
             scale = sc.get_scale() if sc is not None and sc.is_enabled() else 1.
