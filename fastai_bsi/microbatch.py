@@ -12,6 +12,7 @@ from fastai.callback.training import GradientClip
 from fastai.callback.mixup import MixHandler
 from .optimizer import *
 from .kernels import fold_pass
+from .one_pass import OnePassStats, check_one_pass
 import functools, contextlib
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -109,15 +110,20 @@ class MicroBatchGrads(Callback):
         micro_bs:int|None=None, # Split mode: samples per micro-batch; must divide the DataLoader batch size
         n_acc:int|None=None, # Accumulate mode: DataLoader batches (micro-batches) per optimizer step
         fold:bool=False, # Fold each micro-batch gradient straight into the moments of `adam_bsi`/`lamb_bsi` (less memory)
+        one_pass:bool|str=False, # Split mode: the statistics from one forward/backward pass (True, or 'auto': the loop where a layer has no rule)
     ):
         if (micro_bs is None) == (n_acc is None):
             raise ValueError("Pass exactly one of `micro_bs` (split each batch) and `n_acc` (accumulate batches)")
+        if one_pass not in (True, False, 'auto'): raise ValueError(f"`one_pass` must be True, False or 'auto', got {one_pass!r}")
+        if one_pass and micro_bs is None:
+            raise ValueError("`one_pass` computes the statistics of the micro-batches of one batch: it needs `micro_bs`")
+        if one_pass and fold: raise ValueError("`one_pass` with `fold=True` is not supported: use one of them")
         for nm,v in (('micro_bs',micro_bs), ('n_acc',n_acc)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int,np.integer)) or v < 1):
                 raise ValueError(f"`{nm}` must be a positive integer, got {v!r}")
         if not isinstance(fold, bool): raise ValueError(f"`fold` must be True or False, got {fold!r}")
         self.micro_bs,self.n_acc,self.fold = micro_bs,(1 if n_acc is None else int(n_acc)),fold
-        self.split = micro_bs is not None
+        self.split,self.one_pass,self._one = micro_bs is not None,one_pass,None
         self._hooks,self._folding = [],False
         self.fold_listeners = []     # fold mode: `f(p, g, w)` for each micro-batch gradient `g` of weight `w`, before folding
         self.bufs,self.count,self.n_seen,self.ready = {},0,0,False
@@ -139,10 +145,33 @@ class MicroBatchGrads(Callback):
         if self.ddp is not None:
             self._check_ranks(bs)
             self._nosync.enter_context(self.ddp.no_sync())             # DDP never reduces: the flat all-reduce does
-        if self.split: self._patch_do_one_batch()                       # instance attribute, removed in after_fit
+        if self.split and self.one_pass: self._start_one_pass()
+        if self.split and self._one is None: self._patch_do_one_batch()   # instance attribute, removed in after_fit
+
+    def _start_one_pass(self):
+        "One pass: hook the model's layers, or (`'auto'`, a layer without a rule) warn and keep the loop"
+        bad = check_one_pass(self.learn.model)
+        if bad:
+            what = '; '.join(f"`{n}`: {w}" for n,w in bad)
+            if self.one_pass!='auto':
+                raise ValueError(f"`MicroBatchGrads(one_pass=True)` cannot compute these layers' statistics in one pass: {what}. "
+                                 "Use `one_pass='auto'` (the loop for the whole model), `one_pass=False`, or add a rule to "
+                                 "`fastai_bsi.one_pass.ONE_PASS_RULES`.")
+            warnings.warn(f"`one_pass='auto'`: the loop of micro-batch passes is used, as some layers have no one-pass rule: {what}", BSIWarning)
+            return
+        self._one = OnePassStats(self.learn.model)
+
+    def before_batch(self):
+        "One pass: tell the layer hooks the micro-batch sizes of this training batch"
+        if self._one is None: return
+        if not self.training: self._one.stop(); return
+        self.batch_n = find_bs(self.learn.yb)
+        sizes = [s.stop-s.start for s in _split_idxs(self.batch_n, self.micro_bs)]
+        self.split_kappa = len(sizes); self._one.start(sizes)
 
     def _drop_leftovers(self):
-        "What a fit that ended in an error (no `after_fit`) may have left: fold hooks, `bsi_folded` and `sqr_grad` marks"
+        "What a fit that ended in an error (no `after_fit`) may have left: hooks, `bsi_folded` and `sqr_grad` marks"
+        if self._one is not None: self._one.remove(); self._one = None
         for h in self._hooks: h.remove()
         self._hooks,self._folding = [],False
         for p in self.learn.model.parameters(): p.__dict__.pop('bsi_folded', None); p.__dict__.pop('sqr_grad', None)
@@ -164,6 +193,7 @@ class MicroBatchGrads(Callback):
 
     def _teardown(self):
         self.learn.__dict__.pop('_do_one_batch', None)
+        if self._one is not None: self._one.remove(); self._one = None
         for h in self._hooks: h.remove()
         self._hooks,self._folding = [],False
         self._clear(); self.bufs = {}
@@ -185,14 +215,15 @@ class MicroBatchGrads(Callback):
         "Under DDP: raise on every process if the micro-batch settings differ between processes"
         try: n_b = len(self.dls.train)
         except TypeError: n_b = -1
-        names = ('split mode', 'fold', 'micro_bs', 'n_acc', 'DataLoader batch size', 'training batches', 'trainable weights')
-        v = [int(self.split), int(self.fold), self.micro_bs or 0, self.n_acc, bs or 0, n_b, sum(p.numel() for p in self._trainable())]
+        names = ('split mode', 'fold', 'one pass', 'micro_bs', 'n_acc', 'DataLoader batch size', 'training batches', 'trainable weights')
+        v = [int(self.split), int(self.fold), int(bool(self.one_pass)), self.micro_bs or 0, self.n_acc, bs or 0, n_b,
+             sum(p.numel() for p in self._trainable())]
         v = tensor(v + [-o for o in v]).long().to(first(self.ddp.parameters()).device)
         dist.all_reduce(v, op=dist.ReduceOp.MAX, group=self.ddp.process_group)  # max and -min of each setting
         hi,lo = v[:len(names)].tolist(),(-v[len(names):]).tolist()
         bad = [f"{n} from {l} to {h}" for n,h,l in zip(names, hi, lo) if h != l]
         if bad: raise ValueError("MicroBatchGrads settings differ between the DDP processes (" + ', '.join(bad) +
-            "): every process must use the same `micro_bs`/`n_acc`/`fold`, batch size, number of batches and trainable weights")
+            "): every process must use the same `micro_bs`/`n_acc`/`fold`/`one_pass`, batch size, number of batches and trainable weights")
 
     def _do_one_batch(self):
         "Learner's `_do_one_batch` in split mode: forward/backward per micro-batch, one step"
@@ -233,6 +264,7 @@ class MicroBatchGrads(Callback):
     def after_backward(self):
         "Fold this micro-batch's gradient into the sums; at the step's last micro-batch put the mean gradient in `p.grad`"
         if self.fold: return self._after_backward_fold()
+        if self._one is not None and self._one.active: return self._after_backward_one_pass()
         ps = self._params()
         first_ = self.count==0
         if first_:
@@ -254,6 +286,10 @@ class MicroBatchGrads(Callback):
             for p in ps: p.grad = None
             if not self.split: self._own_cancel = True; raise CancelBatchException()
             return
+        self._end_stats()
+
+    def _end_stats(self):
+        "At the step's last micro-batch: sum over the processes, put the mean gradient in `p.grad`"
         if self.flat is not None:                                     # sum over the processes: one all-reduce a step
             self.step_ps,self.n_seen = self.flat.reduce(self.step_ps, self.n_seen, group=self.ddp.process_group)
         # last micro-batch of the step: the mean gradient goes back into `p.grad` (for MixedPrecision and GradientClip)
@@ -295,6 +331,7 @@ class MicroBatchGrads(Callback):
         if self._own_cancel: self._own_cancel = False; return           # accumulating: the step comes later
         if self.fold: self._fold_cancelled('a batch (`CancelBatchException`)')
         elif self.split and not self.ready: self._clear(); self.opt.zero_grad()   # no gradient leaks into the next batch
+        if self._one is not None: self._one.stop()
 
     def after_cancel_step(self):
         "Fold mode: a cancelled step cannot take out what was folded, so it stops the fit with an error"
@@ -460,4 +497,28 @@ def _fold_cancelled(self:MicroBatchGrads, what):
         raise RuntimeError(_cancel_msg.format(what))
     if started and self.count==0 and self.flat is not None:     # undo the decay of the step's start (done again next time)
         self._scale_moments(lambda b: self.world/b if b else 1.)
+
+
+# %% ../nbs/01_microbatch.ipynb #74544391
+@patch
+def _after_backward_one_pass(self:MicroBatchGrads):
+    "One pass: the batch's statistics came from the layer hooks; they fill the buffers at once, for all its micro-batches"
+    one,n = self._one,self.batch_n
+    one.active = False
+    ps = self._params()
+    if self.ddp is not None: self._flat_bufs()
+    elif any(p not in self.bufs for p in ps):
+        for p in ps:
+            if p not in self.bufs: self.bufs[p] = (torch.empty_like(p), torch.empty_like(p))
+    missing = [p for p in ps if p not in one.sq]
+    if missing: raise RuntimeError(f"`one_pass`: {len(missing)} parameters got a gradient but no statistics from their "
+                                   "layer's hook (a parameter used outside its module's forward?): use `one_pass=False`")
+    with torch.no_grad():
+        for p in ps:
+            a,q = self.bufs[p]
+            a.copy_(p.grad).mul_(n)
+            q.copy_(one.sq.pop(p))
+    one.sq = {}
+    self.step_ps,self.count,self.n_seen = set(ps),self.split_kappa,n
+    self._end_stats()
 
