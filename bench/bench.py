@@ -307,11 +307,43 @@ def bench_single_pass(dev, sz, bs, micros, rounds, arch=xresnet18):
           "micro-batch with its own batch-norm statistics, as the loop does; its running statistics stay per micro-batch.")
     return res
 
+# ---------------------------------------------------------------------------------------------------- 5. one pass
+def _mlp(n_out=10, sz=32):
+    return nn.Sequential(nn.Flatten(), nn.Linear(3*sz*sz, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, n_out))
+
+def bench_one_pass(dev, pxs, bss, micros, n_batches, rounds, arch=xresnet18, per_sample=(1, 8)):
+    """`MicroBatchGrads(one_pass=True)` (one forward/backward pass, per-layer hooks) against the loop of micro-batch
+    passes and a standard fastai `Adam` step on the whole batch; per-sample rows for nets without batch norm"""
+    from fastai_bsi.experiments import bn_to_gn
+    hr(f"5. one pass vs the loop vs Adam ({dev.type}): training step, medians of {n_batches} batches x {rounds} rounds")
+    print(f"{'net':>22s} {'px':>4s} {'batch':>6s} {'micro':>6s} {'Adam s':>8s} {'loop s':>8s} {'one s':>8s} {'one/Adam':>9s} {'loop/Adam':>10s} {'one/loop':>9s}")
+    res = {}
+    def row(nm, model0, sz, bs, ms):
+        dls = _dls(bs*(n_batches+1), bs, sz, dev)
+        base,loop,one = [],{m:[] for m in ms},{m:[] for m in ms}
+        for _ in range(rounds):
+            base += _time_fit(model0, dls, Adam, [], n_batches+1, dev)
+            for m in ms:
+                loop[m] += _time_fit(model0, dls, adam_bsi, [MicroBatchGrads(micro_bs=m)], n_batches+1, dev)
+                one[m] += _time_fit(model0, dls, adam_bsi, [MicroBatchGrads(micro_bs=m, one_pass=True)], n_batches+1, dev)
+        b = statistics.median(base)
+        for m in ms:
+            l,o = statistics.median(loop[m]),statistics.median(one[m])
+            res[(nm, sz, bs, m)] = (o/b, l/b)
+            print(f"{nm:>22s} {sz:4d} {bs:6d} {m:6d} {b:8.3f} {l:8.3f} {o:8.3f} {o/b:8.2f}x {l/b:9.2f}x {o/l:8.2f}x")
+    torch.manual_seed(0)
+    for sz in pxs:
+        for bs in bss: row('xresnet18 (batch norm)', arch(n_out=10).to(dev), sz, bs, micros)
+    torch.manual_seed(0)
+    row(f'MLP {3*pxs[0]**2}-512-512-10', _mlp(sz=pxs[0]).to(dev), pxs[0], bss[0], list(per_sample))
+    row('xresnet18 (GroupNorm)', bn_to_gn(arch(n_out=10)).to(dev), pxs[0], bss[0], list(per_sample))
+    return res
+
 # ---------------------------------------------------------------------------------------------------- main
 def parser():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--threads', type=int, default=1)
-    ap.add_argument('--only', choices=['step', 'train', 'memory', 'single'], default=None)
+    ap.add_argument('--only', choices=['step', 'train', 'memory', 'single', 'onepass'], default=None)
     ap.add_argument('--rounds', type=int, default=9, help="interleaved rounds for the optimizer step")
     ap.add_argument('--img-size', type=int, default=32)
     ap.add_argument('--train-batches', type=int, default=2)
@@ -319,6 +351,9 @@ def parser():
     ap.add_argument('--train-bs', type=int, nargs='+', default=[128, 512], help="mini-batch sizes of the training step")
     ap.add_argument('--train-micro', type=int, nargs='+', default=[8, 16, 32], help="micro-batch sizes of the training step")
     ap.add_argument('--device', default=None, help="cpu or cuda (default: cuda when available, and cpu)")
+    ap.add_argument('--op-px', type=int, nargs='+', default=None, help="one pass: image sizes (default 32 64)")
+    ap.add_argument('--op-bs', type=int, nargs='+', default=None, help="one pass: batch sizes (default 128; 128 512 on CUDA)")
+    ap.add_argument('--op-micro', type=int, nargs='+', default=[8, 16, 32], help="one pass: micro-batch sizes for xresnet18")
     return ap
 
 def run_sections(devs, args, step_arch=xresnet50, arch=xresnet18, single_bs=128, mem=(32, 4, 2)):
@@ -348,6 +383,17 @@ def run_sections(devs, args, step_arch=xresnet50, arch=xresnet18, single_bs=128,
         if args.only in (None, 'single'):
             r = bench_single_pass(dev, args.img_size, single_bs, [m for m in args.train_micro if single_bs % m == 0], 3, arch)
             for m,v in r.items(): summary.append((dev.type, f'single pass (vmap) / loop, B={single_bs}, micro={m}', v, 'use it if < 1'))
+            lap()
+        if args.only in (None, 'onepass'):
+            pxs = args.op_px or ([32] if arch is not xresnet18 else [32, 64])
+            bss = args.op_bs or ([128, 512] if dev.type=='cuda' else [128])
+            if arch is not xresnet18: bss = args.op_bs or [16]
+            r = bench_one_pass(dev, pxs, bss, args.op_micro, args.train_batches, args.train_rounds, arch,
+                               per_sample=(1, 8) if arch is xresnet18 else (1,))
+            for (nm,sz,bs,m),(vo,vl) in r.items():
+                tgt = ('<= 1.3x' if m==8 and 'batch norm' in nm else '<= 1.6x' if m==1 else 'info')
+                summary.append((dev.type, f'one pass / Adam, {nm}, {sz}px, B={bs}, micro={m}', vo, tgt))
+                summary.append((dev.type, f'loop / Adam, {nm}, {sz}px, B={bs}, micro={m}', vl, 'info'))
             lap()
     return summary
 

@@ -10,16 +10,17 @@
    inputs. The error is reported relative to the size of the update, so a wrong formula shows as about 1.
 2. Fold: `fold_pass` against its literal formula, and `MicroBatchGrads(fold=True)` against `fold=False` on a
    small batch-norm CNN trained on the device (split and accumulate mode), in float64.
-3. bench.py sections 1-4 (optimizer step, training step, memory, single pass) on the device, against torch's
-   fused AdamW and fastai's optimizers, and a summary. One-pass micro-batch rows are added when
-   `MicroBatchGrads` has a `one_pass` mode.
+   One pass: `OnePassStats` (on CUDA its conv rule is one grouped weight-gradient convolution, which no CPU run
+   takes) against per-micro-batch autograd, float64, equal, per-sample and ragged micro-batches.
+3. bench.py sections 1-5 (optimizer step, training step, memory, single pass, one pass) on the device, against
+   torch's fused AdamW and fastai's optimizers, and a summary.
 
 Exits with status 1 if a check fails (the benchmarks still run and print)."""
-import argparse, inspect, os, sys, time, warnings
+import argparse, os, sys, time, warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fastai.vision.all import *         # noqa: E402,F401,F403
 import bench                            # noqa: E402  (bench.py beside this file: its sections and helpers)
-from bench import torch, nn, hr         # noqa: E402
+from bench import torch, nn, hr, deepcopy  # noqa: E402
 from functools import partial           # noqa: E402
 from fastai_bsi.optimizer import adam_bsi, lamb_bsi, BSIWarning                 # noqa: E402
 from fastai_bsi.microbatch import MicroBatchGrads                               # noqa: E402
@@ -131,6 +132,33 @@ def check_fold(dev):
         err = max((a-b).abs().max().item() for a,b in zip(ref, new))
         record(f"MicroBatchGrads(fold=True) vs fold=False, {nm} mode, float64, 2 epochs, max |dw|", err, 1e-9)
 
+# ---------------------------------------------------------------------------------------------------- 3. one pass
+def check_one_pass(dev):
+    "`OnePassStats` (the GPU's grouped-convolution rule included) against per-micro-batch autograd, in float64"
+    from fastai_bsi.one_pass import OnePassStats
+    hr(f"C. one pass against per-micro-batch autograd ({dev.type}), float64")
+    nets = {'BN CNN (grouped, strided conv)': (lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8),
+                nn.ReLU(inplace=True), nn.Conv2d(8, 8, 3, stride=2, groups=2), nn.BatchNorm2d(8), nn.ReLU(),
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3)), lambda B: torch.randn(B, 3, 12, 12)),
+            'Conv1d + GroupNorm': (lambda: nn.Sequential(nn.Conv1d(3, 4, 3, dilation=2), nn.GroupNorm(2, 4), nn.ReLU(),
+                nn.Flatten(), nn.Linear(16, 3)), lambda B: torch.randn(B, 3, 8)),
+            'MLP': (lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 3)), lambda B: torch.randn(B, 12))}
+    lf = nn.CrossEntropyLoss()
+    for nm,(mk,mkx) in nets.items():
+        for sizes in ([8]*4, [1]*8, [5, 5, 4]):
+            torch.manual_seed(0); model = mk().double().to(dev); B = sum(sizes)
+            x,y = mkx(B).double().to(dev),torch.randint(0, 3, (B,), device=dev)
+            ref = deepcopy(model); ps_ref = list(ref.parameters())
+            gs,s0 = [],0
+            for n in sizes:
+                gs.append((n, torch.autograd.grad(lf(ref(x[s0:s0+n]), y[s0:s0+n]), ps_ref))); s0 += n
+            st = OnePassStats(model); st.start(sizes)
+            lf(model(x), y).backward(); st.remove()
+            rqs = [sum(n*g[i]**2 for n,g in gs)/B for i in range(len(ps_ref))]
+            scale = max(r.abs().max().item() for r in rqs)    # (a conv bias before batch norm has a zero gradient)
+            err = max((st.sq[p]/B - r).abs().max().item() for p,r in zip(model.parameters(), rqs))/scale
+            record(f"one pass {nm:30s} sizes {str(sizes):14s} sum n_k g_k^2, rel.", err, 1e-9)
+
 # ---------------------------------------------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -145,18 +173,17 @@ def main():
     print(f"mode    : {'DRY RUN on the CPU, tiny sizes (numbers mean nothing)' if a.dry else 'full, on ' + torch.cuda.get_device_name(0)}")
     check_paths(dev)
     check_fold(dev)
+    check_one_pass(dev)
     print(f"\nchecks done after {time.perf_counter()-t0:.0f}s")
     summary = []
     if not a.no_bench:
         args = bench.parser().parse_args([])
         if a.dry:
             args.rounds,args.img_size,args.train_batches,args.train_rounds,args.train_bs,args.train_micro = 1,16,1,1,[16],[8]
+            args.op_px,args.op_micro = [16],[8]
             tiny = partial(XResNet, ResBlock, 1, [1, 1, 1, 1], widen=0.25)          # an xresnet10 a quarter wide
             summary = bench.run_sections([dev], args, step_arch=tiny, arch=tiny, single_bs=16, mem=(4, 2, 1))
         else: summary = bench.run_sections([dev], args)
-        if 'one_pass' in inspect.signature(MicroBatchGrads).parameters:
-            summary.append((dev.type, 'one-pass rows', float('nan'), 'MicroBatchGrads has one_pass: add its bench section here'))
-        else: print("\none-pass micro-batch statistics: not in this version of MicroBatchGrads (issue 14), no rows")
         bench.print_summary(summary)
     hr("checks")
     for c in CHECKS: _show(c)

@@ -159,7 +159,8 @@ class MicroBatchGrads(Callback):
                                  "`fastai_bsi.one_pass.ONE_PASS_RULES`.")
             warnings.warn(f"`one_pass='auto'`: the loop of micro-batch passes is used, as some layers have no one-pass rule: {what}", BSIWarning)
             return
-        self._one = OnePassStats(self.learn.model)
+        learn = self.learn
+        self._one = OnePassStats(learn.model, alive=lambda: self.learn is learn and self in learn.cbs)
 
     def before_batch(self):
         "One pass: tell the layer hooks the micro-batch sizes of this training batch"
@@ -340,6 +341,7 @@ class MicroBatchGrads(Callback):
     def after_batch(self):
         "Remove `p.sqr_grad` (or the `bsi_folded` marks) after a step, so they are never reused"
         if self.ready: self._clear()
+        if self._one is not None: self._one.stop()
 
 # %% ../nbs/01_microbatch.ipynb #2056c77f
 def fold_into_moments(

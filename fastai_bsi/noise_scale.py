@@ -128,6 +128,7 @@ class GradientNoiseScale(Callback):
         self._steps += 1
         if not self._measure: return
         world = self._world()
+        if not self.mbg.fold: self._k = self.mbg.count          # micro-batches of the step (one pass: a single backward)
         if self._k*world < 2: return self._warn(_single_msg)
         if self.mbg.fold and world > 1 and self._k < 2: return self._warn(_fold_ddp_msg)
         est = (self._fold_estimates if self.mbg.fold else self._grad_estimates)(world)

@@ -20,16 +20,39 @@ def _rule_linear(m, x, go, k):
     return res
 
 # %% ../nbs/01c_one_pass.ipynb #11ea3d7c
-def _rule_conv(m, x, go, k):
-    "Conv1d/Conv2d: the `k` micro-batches become `k` groups of one weight-gradient convolution"
+def _conv_wgrad(m, x, go, w, groups):
+    return torch.ops.aten.convolution_backward(go, x, w, None, list(m.stride), list(m.padding), list(m.dilation),
+                                               False, [0]*(x.dim()-2), groups, [False, True, False])[1]
+
+def _conv_grouped(m, x, go, k):
+    "The `k` micro-batches as `k` groups of one weight-gradient convolution (the GPU's way)"
     M,w = x.shape[0]//k,m.weight
     xg = x.reshape(k, M, *x.shape[1:]).transpose(0, 1).reshape(M, k*x.shape[1], *x.shape[2:])
     gg = go.reshape(k, M, *go.shape[1:]).transpose(0, 1).reshape(M, k*go.shape[1], *go.shape[2:])
-    wk = torch.empty((k*w.shape[0], *w.shape[1:]), dtype=xg.dtype, device=xg.device)   # its shape only is read
-    _,gw,_ = torch.ops.aten.convolution_backward(gg, xg, wk, None, list(m.stride), list(m.padding), list(m.dilation),
-                                                 False, [0]*(x.dim()-2), k*m.groups, [False, True, False])
-    res = {'weight': gw.view(k, *w.shape)}
-    if m.bias is not None: res['bias'] = go.reshape(k, M, go.shape[1], -1).sum((1, 3))
+    wk = torch.empty((k*w.shape[0], *w.shape[1:]), dtype=xg.dtype, device=xg.device)     # its shape only is read
+    return _conv_wgrad(m, xg, gg, wk, k*m.groups).view(k, *w.shape)
+
+def _conv_per_chunk(m, x, go, k):
+    "One weight-gradient convolution per micro-batch"
+    M = x.shape[0]//k
+    return torch.stack([_conv_wgrad(m, x[i*M:(i+1)*M], go[i*M:(i+1)*M], m.weight, m.groups) for i in range(k)])
+
+def _conv_im2col(m, x, go, k):
+    "Conv2d with `groups=1`: `F.unfold` and one batched matrix product over the micro-batches"
+    M,w = x.shape[0]//k,m.weight
+    xu = F.unfold(x, w.shape[2:], dilation=m.dilation, padding=m.padding, stride=m.stride)      # (B, C*kh*kw, L)
+    L = xu.shape[-1]
+    xu = xu.view(k, M, -1, L).transpose(1, 2).reshape(k, -1, M*L)
+    g = go.reshape(k, M, go.shape[1], L).transpose(1, 2).reshape(k, go.shape[1], M*L)
+    return torch.bmm(g, xu.transpose(1, 2)).view(k, *w.shape)
+
+def _rule_conv(m, x, go, k):
+    "Conv1d/Conv2d: grouped on GPUs; on the CPU im2col for outputs of up to 16 positions, else per micro-batch"
+    if x.device.type!='cpu': gw = _conv_grouped(m, x, go, k)
+    elif x.dim()==4 and m.groups==1 and go.shape[2]*go.shape[3] <= 16: gw = _conv_im2col(m, x, go, k)
+    else: gw = _conv_per_chunk(m, x, go, k)
+    res = {'weight': gw}
+    if m.bias is not None: res['bias'] = go.reshape(k, x.shape[0]//k, go.shape[1], -1).sum((1, 3))
     return res
 
 # %% ../nbs/01c_one_pass.ipynb #6c132822
@@ -69,7 +92,8 @@ def _rule_batchnorm(m, x, go, k):
 
 def _bn_forward(m, stats, x):
     "Batch norm that, in a one-pass training batch, normalises each micro-batch on its own, one after the other"
-    if not (m.training and stats.active and x.shape[0]==sum(stats.sizes)): return type(m).forward(m, x)
+    batch_stats = m.training or not m.track_running_stats
+    if not (batch_stats and stats.active and stats.alive() and x.shape[0]==sum(stats.sizes)): return type(m).forward(m, x)
     return torch.cat([type(m).forward(m, o) for o in x.split(stats.sizes)])
 
 # %% ../nbs/01c_one_pass.ipynb #45c06f6e
@@ -98,13 +122,16 @@ def check_one_pass(
     return bad
 
 # %% ../nbs/01c_one_pass.ipynb #6309a78e
+def _f32(t): return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t    # autocast: sums in float32
+
 class OnePassStats:
     "Hooks that give, after one backward pass over a batch of micro-batches, each parameter's $\\sum_k n_k g_k^2$ in `sq`"
     def __init__(self,
         model:nn.Module, # The model (every module with trainable parameters of its own needs a rule)
         max_numel:int=2**24, # Values of the per-micro-batch sums $C_k$ held at once, per module
+        alive:Callable|None=None, # Whether the owner still wants statistics (a callback removed after an error does not)
     ):
-        self.model,self.max_numel = model,max_numel
+        self.model,self.max_numel,self.alive = model,max_numel,alive or (lambda: True)
         self.sizes,self.active,self.sq,self._pending,self._acc = [],False,{},{},{}
         self.mods = [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
         self.hooks = [m.register_forward_hook(self._fwd) for m in self.mods]
@@ -128,7 +155,7 @@ class OnePassStats:
         self.hooks,self.bns = [],[]; self.stop()
 
     def _fwd(self, m, inp, out):
-        if not (self.active and torch.is_grad_enabled() and isinstance(out, Tensor) and out.requires_grad): return
+        if not (self.active and self.alive() and torch.is_grad_enabled() and isinstance(out, Tensor) and out.requires_grad): return
         x = inp[0]
         if x.shape[0]!=sum(self.sizes): return
         self._pending[m] = self._pending.get(m, 0) + 1
@@ -145,10 +172,13 @@ class OnePassStats:
         return res
 
     def _add_squares(self, p, c, i):
-        "`sq[p] += sum_k B^2/n_k C_k^2` for the micro-batches `i:i+len(c)`"
+        "`sq[p] += sum_k B^2/n_k C_k^2` for the micro-batches `i:i+len(c)` (`c` is used up)"
         B = sum(self.sizes)
         w = torch.tensor([B*B/n for n in self.sizes[i:i+len(c)]], dtype=c.dtype, device=c.device)
-        q = torch.tensordot(w, c*c, dims=1)
+        q = torch.mv(c.square_().view(len(c), -1).t(), w).view(c.shape[1:])
+        self._add(p, q)
+
+    def _add(self, p, q):
         if p in self.sq: self.sq[p] += q
         else: self.sq[p] = q
 
@@ -158,10 +188,9 @@ class OnePassStats:
         shared = m in self._acc or self._pending[m] > 0       # more calls of `m` to come, or some came before
         ps = dict(m.named_parameters(recurse=False))
         with torch.no_grad():
+            if not shared and type(m) is nn.Linear and x.dim()==2 and max(self.sizes)==1: return self._per_sample_linear(m, x, go, ps)
             for s,e,i,j in self._runs(m):
-                xs,gs = x[s:e],go[s:e]
-                if xs.dtype in (torch.float16, torch.bfloat16): xs = xs.float()
-                if gs.dtype in (torch.float16, torch.bfloat16): gs = gs.float()
+                xs,gs = _f32(x[s:e]),_f32(go[s:e])
                 for nm,c in ONE_PASS_RULES[type(m)](m, xs, gs, j-i).items():
                     if not ps[nm].requires_grad: continue
                     if not shared: self._add_squares(ps[nm], c, i); continue
@@ -169,3 +198,10 @@ class OnePassStats:
                     acc[nm,i] = acc[nm,i] + c if (nm,i) in acc else c
             if m in self._acc and self._pending[m]==0:
                 for (nm,i),c in self._acc.pop(m).items(): self._add_squares(ps[nm], c, i)
+
+    def _per_sample_linear(self, m, x, go, ps):
+        "Linear on per-sample micro-batches: $\\sum_b B^2 (\\delta_b x_b^\\top)^2 = B^2\\,(\\delta^2)^\\top x^2$, one matrix product"
+        B,x,go = len(x),_f32(x),_f32(go)
+        g2 = go*go*(B*B)
+        if ps['weight'].requires_grad: self._add(ps['weight'], g2.t() @ (x*x))
+        if m.bias is not None and ps['bias'].requires_grad: self._add(ps['bias'], g2.sum(0))
