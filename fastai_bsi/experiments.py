@@ -16,12 +16,13 @@ from fastai.vision.models.xresnet import xresnet18, xresnet34
 from .optimizer import adam_bsi, lamb_bsi, gamma2beta
 from .microbatch import MicroBatchGrads
 from .scaler import BatchSizeScaler
+from .noise_scale import GradientNoiseScale
 from .data import imagenette_dls, load_imagenette, TensorDataset
 
 # %% auto #0
 __all__ = ['SCALES', 'bn_to_gn', 'xresnet_norm', 'EpochTrainLoss', 'train_run', 'sweep', 'paper_configs', 'invariance_gap',
-           'plot_invariance', 'paper_protocol', 'lamb_rule', 'forum_configs', 'forum_sweeps', 'experiment',
-           'machine_info', 'demo']
+           'plot_invariance', 'paper_protocol', 'lamb_rule', 'forum_configs', 'forum_sweeps', 'noise_scale_runs',
+           'experiment', 'machine_info', 'demo']
 
 # %% ../nbs/05_experiments.ipynb #80ba4704
 def bn_to_gn(
@@ -109,6 +110,7 @@ def train_run(
     augment:bool=True, # Random flips
     multiple_of:int|None=None, # Use a fixed subset of the training set whose size is a multiple of this (e.g. the largest batch size)
     seed:int=0, # Seed for everything random in the run
+    gns:bool=False, # Also measure the gradient noise scale (`GradientNoiseScale`; needs `micro_bs`): a `b_simple` column
     device=None, # Device (default: fastai's default_device())
     path=None, # Imagenette folder (default: untar_data(URLs.IMAGENETTE_160))
     **kwargs # Extra columns to record in each row (e.g. lr0)
@@ -116,7 +118,9 @@ def train_run(
     "Train one configuration on Imagenette; one dict per epoch with the configuration and the results"
     if opt not in _opts: raise ValueError(f"`opt` must be one of {list(_opts)}, got {opt!r}")
     if sched not in _scheds: raise ValueError(f"`sched` must be one of {list(_scheds)}, got {sched!r}")
+    if gns and not micro_bs: raise ValueError("`gns=True` measures the noise scale from micro-batches: it needs `micro_bs`")
     cfg = dict(opt=opt, bs=bs, micro_bs=micro_bs, lr=lr, mom=mom, sqr_mom=sqr_mom, wd=wd, epochs=epochs, sched=sched,
+               **(dict(gns=True) if gns else {}),
                scaler=str(scaler) if scaler else '', arch=arch, norm=norm, widen=widen, size=size,
                n_per_class=n_per_class, seed=seed, **kwargs)
     d = _dls(size, n_per_class, n_valid_per_class, bs, device, path, augment, multiple_of)
@@ -125,6 +129,7 @@ def train_run(
     model = xresnet_norm(arch, norm, widen, n_out=d.c)
     etl = EpochTrainLoss()
     cbs = [etl] + ([MicroBatchGrads(micro_bs=micro_bs)] if micro_bs else []) + ([BatchSizeScaler(verbose=False, **scaler)] if scaler else [])
+    if gns: cbs.append(GradientNoiseScale())
     opt_func = partial(_opts[opt], mom=mom, sqr_mom=sqr_mom) if opt!='sgd' else partial(SGD, mom=mom)
     learn = Learner(dls, model, CrossEntropyLossFlat(), opt_func=opt_func, metrics=accuracy, wd=wd, cbs=cbs,
                     wd_bn_bias=True)
@@ -139,6 +144,9 @@ def train_run(
     for e,(vals,tl) in enumerate(zip(learn.recorder.values, etl.values)):
         rows.append(dict(cfg, epoch=e+1, samples=(e+1)*n_train, train_loss=tl, valid_loss=float(vals[1]),
                          accuracy=float(vals[2]), wall_time=wall*(e+1)/epochs))
+        if gns:                                           # the smoothed estimates at the epoch's last step
+            h = [o for o in learn.gradient_noise_scale.history if o['epoch']==e]
+            rows[-1].update({k: h[-1][k+'_ema'] if h else float('nan') for k in ('b_simple', 'g2', 'trace')})
     return rows
 
 # %% ../nbs/05_experiments.ipynb #d6c4ebf5
@@ -300,12 +308,26 @@ def forum_sweeps(
             for o in forum_configs(base, bss, offs)]
     return sweep(cfgs, csv=csv, epochs=epochs, seed=seed, show_progress=show_progress, **c)
 
+def noise_scale_runs(
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES`)
+    csv=None, # Results file (resumed if it exists)
+    seed:int=0, # Random seed of every run
+    show_progress:bool=True, # Progress bar
+) -> pd.DataFrame:
+    "The gradient noise scale of Experiment 1's runs at $B_{max}$ (`adam_bsi`, linear rule), per epoch"
+    c = _scale(scale)
+    if scale=='quick': bss,lr0s,micro,epochs = (8, 32), (1e-4, 1e-3), 8, 2
+    else: bss,lr0s,micro,epochs = (32, 512), (1e-5, 1e-4, 1e-3), 32, 3 if scale=='cpu' else 8
+    cfgs = [dict(o, gns=True) for o in paper_configs(bss, lr0s, micro, opts=('adam_bsi',), norms=('batch', 'group'))
+            if o['bs']==max(bss)]
+    return sweep(cfgs, csv=csv, epochs=epochs, seed=seed, show_progress=show_progress, **c)
+
 # %% ../nbs/05_experiments.ipynb #98a6b4e9
-_experiments = dict(paper=paper_protocol, lamb=lamb_rule, forum=forum_sweeps)
+_experiments = dict(paper=paper_protocol, lamb=lamb_rule, forum=forum_sweeps, noise=noise_scale_runs)
 
 @call_parse
 def experiment(
-    name:str, # 'paper', 'lamb' or 'forum'
+    name:str, # 'paper', 'lamb', 'forum' or 'noise'
     scale:str='cpu', # 'quick', 'cpu' or 'gpu'
     out:str='results', # Folder for `{name}_{scale}.csv` and the run log
     seed:int=0, # Random seed
