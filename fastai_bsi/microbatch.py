@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0
-__all__ = ['fold_micro_grads', 'FlatMicroStats', 'MicroBatchGrads', 'fold_into_moments']
+__all__ = ['fold_micro_grads', 'FlatMicroStats', 'MicroBatchGrads', 'fold_into_moments', 'fold_sums']
 
 # %% ../nbs/01_microbatch.ipynb #cb2154f6
 def fold_micro_grads(
@@ -117,7 +117,6 @@ class MicroBatchGrads(Callback):
         if one_pass not in (True, False, 'auto'): raise ValueError(f"`one_pass` must be True, False or 'auto', got {one_pass!r}")
         if one_pass and micro_bs is None:
             raise ValueError("`one_pass` computes the statistics of the micro-batches of one batch: it needs `micro_bs`")
-        if one_pass and fold: raise ValueError("`one_pass` with `fold=True` is not supported: use one of them")
         for nm,v in (('micro_bs',micro_bs), ('n_acc',n_acc)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int,np.integer)) or v < 1):
                 raise ValueError(f"`{nm}` must be a positive integer, got {v!r}")
@@ -360,6 +359,24 @@ def fold_into_moments(
     fold_pass(ps, grads, ms, vs, b1, b2, (1-mom)*w, (1-sqr_mom)*w, l2=l2)
 
 
+def fold_sums(
+    p:Tensor, # Parameter (its value enters only with L2 regularisation)
+    g:Tensor, # The batch's mean gradient $\bar g = \sum_k n_k g_k / B$
+    sq:Tensor, # $\sum_k n_k g_k^2$ over the batch's micro-batches (from `fastai_bsi.one_pass`)
+    m:Tensor, # First moment, updated in place
+    v:Tensor, # Second moment, updated in place
+    mom:float, sqr_mom:float, # $\beta_1$, $\beta_2$
+    w:float, # The batch's weight $\sum_k w_k = B/N$ in the step
+    fw:float, # The weight of one sample, $1/N$
+    l2:float=0., # L2 coefficient $\lambda$ (0: none)
+    first:bool=False, # First fold of the step: decay the moments first
+):
+    "Fold a whole batch of micro-batches at once: `m += (1-mom)*sum_k w_k G_k`, `v += (1-sqr_mom)*sum_k w_k G_k^2`"
+    A,S = g*w,sq*fw                                            # sum_k w_k g_k and sum_k w_k g_k^2, w_k = n_k/N
+    if l2: S = S + 2*l2*p*A + (l2*l2*w)*p*p; A = A + (l2*w)*p   # G_k = g_k + l2 p
+    if first: m.mul_(mom); v.mul_(sqr_mom)
+    m.add_(A, alpha=1-mom); v.add_(S, alpha=1-sqr_mom)
+
 # %% ../nbs/01_microbatch.ipynb #a2dafedd
 @patch
 def _start_fold(self:MicroBatchGrads):
@@ -419,11 +436,16 @@ def _fold_hook(self:MicroBatchGrads, p):
         elif p in self.flat.bufs: st['grad_avg'],st['sqr_avg'] = self.flat.bufs[p]
         else: raise RuntimeError("A parameter got a gradient under DDP but was not trainable when the fit started")
     if not (st.get('do_wd', True) if do_wd is None else do_wd): l2 = 0.
-    w = self.fold_n*self.fold_w
-    for f in self.fold_listeners: f(p, p.grad, w)  # e.g. `GradientNoiseScale`: sees each micro-batch gradient once
-    with torch.no_grad():                        # under DDP the moments were already decayed at the step's start
-        fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, w,
-                          l2=l2, first=self.flat is None and p not in self.step_ps)
+    w,first_ = self.fold_n*self.fold_w,self.flat is None and p not in self.step_ps
+    if self._one is not None and self._one.active:  # one pass: the whole batch's sums, from the layer hooks
+        sq = self._one.sq.pop(p, None)
+        if sq is None: raise RuntimeError("`one_pass`: a parameter got a gradient but no statistics from its layer's hook: "
+                                          "use `one_pass=False`")
+        with torch.no_grad(): fold_sums(p, p.grad, sq, st['grad_avg'], st['sqr_avg'], mom, sqr_mom, w, self.fold_w, l2, first_)
+    else:
+        for f in self.fold_listeners: f(p, p.grad, w)  # e.g. `GradientNoiseScale`: sees each micro-batch gradient once
+        with torch.no_grad():                    # under DDP the moments were already decayed at the step's start
+            fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, w, l2=l2, first=first_)
     self.step_ps.add(p); self.fold_wp[p] = self.fold_wp.get(p, 0.) + w
     self._mb_folded = self.opt.fold_open = True     # the moments now hold part of an unfinished step
     p.grad = None
@@ -434,7 +456,10 @@ def _after_backward_fold(self:MicroBatchGrads):
     self._folding = False
     for p in self._unhooked:                     # unfrozen during the fit: no hook folded its gradient
         if p.grad is not None: self._folding = True; self._fold_hook(p); self._folding = False
-    self.count += 1; self.n_seen += self.fold_n; self._mb_folded = False     # counted: part of the step
+    if self._one is not None and self._one.active:           # one pass: all the batch's micro-batches at once
+        self._one.active = False; self.count,self.n_seen = self.split_kappa,self.fold_n
+    else: self.count += 1; self.n_seen += self.fold_n
+    self._mb_folded = False                                   # counted: part of the step
     if self.count < self.kappa:
         if not self.split: self._own_cancel = True; raise CancelBatchException()
         return

@@ -84,6 +84,9 @@ class GradientNoiseScale(Callback):
         if rec is not None: rec.noise_scale = self.history
         self.mbg = first(cb for cb in self.learn.cbs if isinstance(cb, MicroBatchGrads))
         if self.mbg is None: self._warn(_single_msg); return
+        if self.mbg.fold and self.mbg._one is not None:          # (runs after MicroBatchGrads.before_fit)
+            raise ValueError("`GradientNoiseScale` cannot measure `MicroBatchGrads(fold=True, one_pass=True)`, where no micro-batch "
+                             "gradient exists: use `fold=False` with `one_pass=True`, or `one_pass=False` with `fold=True`")
         if self.mbg.fold: self.mbg.fold_listeners.append(self._listen); self._listening = self.mbg
 
     def _unlisten(self):
