@@ -108,13 +108,14 @@ class MicroBatchGrads(Callback):
     order = GradientClip.order+1
     def __init__(self,
         micro_bs:int|None=None, # Split mode: samples per micro-batch; must divide the DataLoader batch size
-        n_acc:int|None=None, # Accumulate mode: DataLoader batches (micro-batches) per optimizer step
+        n_acc:int|None=None, # Accumulate mode: DataLoader batches per optimizer step (each one micro-batch, or split in one pass)
         fold:bool=False, # Fold each micro-batch gradient straight into the moments of `adam_bsi`/`lamb_bsi` (less memory)
         one_pass:bool|str=False, # Split mode: the statistics from one forward/backward pass (True, or 'auto': the loop where a layer has no rule)
     ):
-        if (micro_bs is None) == (n_acc is None):
-            raise ValueError("Pass exactly one of `micro_bs` (split each batch) and `n_acc` (accumulate batches)")
         if one_pass not in (True, False, 'auto'): raise ValueError(f"`one_pass` must be True, False or 'auto', got {one_pass!r}")
+        if micro_bs is None and n_acc is None or micro_bs is not None and n_acc is not None and not one_pass:
+            raise ValueError("Pass exactly one of `micro_bs` (split each batch) and `n_acc` (accumulate batches), or both with "
+                             "`one_pass=True` (each batch split into micro-batches in one pass, `n_acc` batches per step)")
         if one_pass and micro_bs is None:
             raise ValueError("`one_pass` computes the statistics of the micro-batches of one batch: it needs `micro_bs`")
         for nm,v in (('micro_bs',micro_bs), ('n_acc',n_acc)):
@@ -125,7 +126,7 @@ class MicroBatchGrads(Callback):
         self.split,self.one_pass,self._one = micro_bs is not None,one_pass,None
         self._hooks,self._folding = [],False
         self.fold_listeners = []     # fold mode: `f(p, g, w)` for each micro-batch gradient `g` of weight `w`, before folding
-        self.bufs,self.count,self.n_seen,self.ready = {},0,0,False
+        self.bufs,self.count,self.n_seen,self.ready,self._acc_batches = {},0,0,False,0
         self.ddp,self.flat,self._nosync = None,None,contextlib.ExitStack()
 
     def before_fit(self):
@@ -136,7 +137,7 @@ class MicroBatchGrads(Callback):
             raise ValueError("`MicroBatchGrads(micro_bs=...)` cannot split batches mixed by MixUp/CutMix (their loss needs the "
                              "whole batch): use `MicroBatchGrads(n_acc=...)` with smaller DataLoader batches instead")
         self._drop_leftovers()
-        self.bufs,self.count,self.n_seen,self.ready,self._own_cancel = {},0,0,False,False
+        self.bufs,self.count,self.n_seen,self.ready,self._own_cancel,self._acc_batches = {},0,0,False,False,0
         self.clip = first(cb for cb in self.learn.cbs if isinstance(cb, GradientClip))
         self._nosync.close()                                            # in case a previous fit ended in an error
         self.ddp,self.flat = self._find_ddp(),None
@@ -145,7 +146,10 @@ class MicroBatchGrads(Callback):
             self._check_ranks(bs)
             self._nosync.enter_context(self.ddp.no_sync())             # DDP never reduces: the flat all-reduce does
         if self.split and self.one_pass: self._start_one_pass()
-        if self.split and self._one is None: self._patch_do_one_batch()   # instance attribute, removed in after_fit
+        if self.split and self._one is None:
+            if self.n_acc > 1: raise ValueError("`one_pass='auto'` fell back to the loop of micro-batch passes, which cannot "
+                                                "also accumulate `n_acc` batches: use `micro_bs` or `n_acc` alone")
+            self._patch_do_one_batch()                                  # instance attribute, removed in after_fit
 
     def _start_one_pass(self):
         "One pass: hook the model's layers, or (`'auto'`, a layer without a rule) warn and keep the loop"
@@ -304,7 +308,7 @@ class MicroBatchGrads(Callback):
     @property
     def kappa(self):
         "Micro-batches in the current optimizer step (on this process)"
-        return self.split_kappa if self.split else self.n_acc
+        return self.split_kappa*self.n_acc if self.split else self.n_acc
 
     def _norm(self, ts): return torch.stack(torch._foreach_norm(ts)).norm() if ts else tensor(0.)
 
@@ -324,13 +328,13 @@ class MicroBatchGrads(Callback):
 
     def _clear(self):
         for p in getattr(self, 'step_params', []): p.__dict__.pop('sqr_grad', None); p.__dict__.pop('bsi_folded', None)
-        self.count,self.n_seen,self.ready,self.step_params = 0,0,False,[]
+        self.count,self.n_seen,self.ready,self.step_params,self._acc_batches = 0,0,False,[],0
 
     def after_cancel_batch(self):
         "Another callback cancelled the batch: split mode drops its micro-batches; see fold mode below"
         if self._own_cancel: self._own_cancel = False; return           # accumulating: the step comes later
         if self.fold: self._fold_cancelled('a batch (`CancelBatchException`)')
-        elif self.split and not self.ready: self._clear(); self.opt.zero_grad()   # no gradient leaks into the next batch
+        elif self.split and self.n_acc==1 and not self.ready: self._clear(); self.opt.zero_grad()   # no gradient leaks on
         if self._one is not None: self._one.stop()
 
     def after_cancel_step(self):
@@ -408,7 +412,7 @@ def before_backward(self:MicroBatchGrads):
     n = find_bs(self.learn.yb)
     if self.count==0:
         self.step_ps,self.fold_wp = set(),{}
-        N = self.batch_n if self.split else self.n_acc*(getattr(self.dls.train, 'bs', None) or n)
+        N = self.batch_n if self.split and self.n_acc==1 else self.n_acc*(getattr(self.dls.train, 'bs', None) or n)
         self.fold_w,l2 = 1/(N*self.world),(0. if self.opt.decouple_wd else 1.)
         self.fold_h = [(float(h['mom']), float(h['sqr_mom']), l2*float(h['wd']), h.get('do_wd')) for h in self.opt.hypers]
         if self.flat is not None: self._scale_moments(lambda b: b/self.world)
@@ -457,11 +461,12 @@ def _after_backward_fold(self:MicroBatchGrads):
     for p in self._unhooked:                     # unfrozen during the fit: no hook folded its gradient
         if p.grad is not None: self._folding = True; self._fold_hook(p); self._folding = False
     if self._one is not None and self._one.active:           # one pass: all the batch's micro-batches at once
-        self._one.active = False; self.count,self.n_seen = self.split_kappa,self.fold_n
-    else: self.count += 1; self.n_seen += self.fold_n
+        self._one.active = False; self.count += self.split_kappa; self.n_seen += self.fold_n; self._acc_batches += 1
+        more = self._acc_batches < self.n_acc
+    else: self.count += 1; self.n_seen += self.fold_n; more = self.count < self.kappa
     self._mb_folded = False                                   # counted: part of the step
-    if self.count < self.kappa:
-        if not self.split: self._own_cancel = True; raise CancelBatchException()
+    if more:
+        if not self.split or self._one is not None: self._own_cancel = True; raise CancelBatchException()
         return
     self._end_fold_step()
 
@@ -519,7 +524,7 @@ _cancel_msg = ("A callback cancelled {} after `MicroBatchGrads(fold=True)` had f
 def _fold_cancelled(self:MicroBatchGrads, what):
     "Fold mode: a cancelled micro-batch that folded nothing is skipped; otherwise end the fit with the reason"
     started,self._folding = self._folding,False
-    if self.ready or self._mb_folded or (self.split and self.count):
+    if self.ready or self._mb_folded or (self.split and self._one is None and self.count):   # (one pass: between batches)
         self._teardown(); self.opt.fold_open = False
         raise RuntimeError(_cancel_msg.format(what))
     if started and self.count==0 and self.flat is not None:     # undo the decay of the step's start (done again next time)
@@ -529,23 +534,30 @@ def _fold_cancelled(self:MicroBatchGrads, what):
 # %% ../nbs/01_microbatch.ipynb #74544391
 @patch
 def _after_backward_one_pass(self:MicroBatchGrads):
-    "One pass: the batch's statistics came from the layer hooks; they fill the buffers at once, for all its micro-batches"
+    "One pass: the batch's statistics came from the layer hooks; they go into the buffers at once, for all its micro-batches"
     one,n = self._one,self.batch_n
     one.active = False
     ps = self._params()
-    if self.ddp is not None: self._flat_bufs()
-    elif any(p not in self.bufs for p in ps):
+    first_ = self._acc_batches==0
+    if first_:
+        self.step_ps,self.count,self.n_seen = set(),0,0
+        if self.ddp is not None: self._flat_bufs()
+    if self.flat is None:
         for p in ps:
             if p not in self.bufs: self.bufs[p] = (torch.empty_like(p), torch.empty_like(p))
+    elif any(p not in self.bufs for p in ps):
+        raise RuntimeError("A parameter got a gradient in the middle of a step but was not trainable at its start")
     missing = [p for p in ps if p not in one.sq]
     if missing: raise RuntimeError(f"`one_pass`: {len(missing)} parameters got a gradient but no statistics from their "
                                    "layer's hook (a parameter used outside its module's forward?): use `one_pass=False`")
     with torch.no_grad():
         for p in ps:
             a,q = self.bufs[p]
-            a.copy_(p.grad).mul_(n)
-            q.copy_(one.sq.pop(p))
+            if p in self.step_ps: a.add_(p.grad, alpha=n); q.add_(one.sq.pop(p))
+            else: a.copy_(p.grad).mul_(n); q.copy_(one.sq.pop(p))      # (under DDP the flat buffer was zeroed)
     one.sq = {}
-    self.step_ps,self.count,self.n_seen = set(ps),self.split_kappa,n
+    self.step_ps.update(ps); self.count += self.split_kappa; self.n_seen += n; self._acc_batches += 1
+    if self._acc_batches < self.n_acc:                   # accumulating batches: the step comes later
+        for p in ps: p.grad = None
+        self._own_cancel = True; raise CancelBatchException()
     self._end_stats()
-
