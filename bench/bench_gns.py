@@ -10,7 +10,7 @@
 2. Memory: fold mode keeps one running sum per trainable parameter for the noise scale; this measures it against
    fold mode without it, the default mode, and fastai's `Adam` + `GradientAccumulation`.
 Not part of the tests (nbdev-test only runs the notebooks)."""
-import argparse, os, platform, statistics, time, warnings
+import argparse, os, statistics, sys, time, warnings
 warnings.filterwarnings('ignore', category=FutureWarning)
 warnings.filterwarnings('ignore', category=UserWarning, module='torch')
 
@@ -22,51 +22,10 @@ from fastai_bsi.optimizer import adam_bsi, BSIWarning
 from fastai_bsi.microbatch import MicroBatchGrads
 from fastai_bsi.noise_scale import GradientNoiseScale
 from copy import deepcopy   # after the star import, which brings its own `copy`
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import hr, machine, sync, BatchTimer, _dls, _time_fit, LiveBytes   # bench.py's helpers, the same measurements
 
 warnings.filterwarnings('ignore', category=BSIWarning)
-
-def hr(title): print(f"\n== {title} " + "="*max(0, 100-len(title)))
-
-def machine():
-    cpu = platform.processor()
-    try:
-        for l in open('/proc/cpuinfo'):
-            if l.startswith('model name'): cpu = l.split(':', 1)[1].strip(); break
-    except OSError: pass
-    try: mem = os.sysconf('SC_PAGE_SIZE')*os.sysconf('SC_PHYS_PAGES')/2**30
-    except (ValueError, OSError): mem = float('nan')
-    import fastai, fastai_bsi
-    print(f"machine : {platform.platform()}, {cpu}, {os.cpu_count()} logical CPUs, {mem:.0f} GiB RAM")
-    print(f"load    : {os.getloadavg() if hasattr(os, 'getloadavg') else 'n/a'} (1/5/15 min load average at start)")
-    print(f"software: python {platform.python_version()}, torch {torch.__version__}, fastai {fastai.__version__}, "
-          f"fastai_bsi {fastai_bsi.__version__}, torch threads {torch.get_num_threads()}")
-    gpu = torch.cuda.is_available()
-    print(f"GPU     : {torch.cuda.get_device_name(0) if gpu else 'none available: every number below is CPU only'}")
-    return gpu
-
-def sync(dev):
-    if dev.type=='cuda': torch.cuda.synchronize()
-
-class BatchTimer(Callback):
-    "Seconds per training batch; stops the fit after `n` batches"
-    order = -100
-    def __init__(self, n, dev): self.n,self.dev,self.ts = n,dev,[]
-    def before_batch(self): sync(self.dev); self.t0 = time.perf_counter()
-    def after_batch(self):
-        sync(self.dev); self.ts.append(time.perf_counter()-self.t0)
-        if len(self.ts) >= self.n: raise CancelFitException()
-
-def _dls(n, bs, sz, dev):
-    x = torch.randn(n, 3, sz, sz); y = torch.randint(0, 10, (n,))
-    ds = [(x[i], y[i]) for i in range(n)]
-    return DataLoaders(DataLoader(ds, bs=bs, shuffle=False, drop_last=True, device=dev),
-                       DataLoader(ds[:bs], bs=bs, device=dev))
-
-def _time_fit(model0, dls, opt_func, cbs, n, dev):
-    learn = Learner(dls, deepcopy(model0), loss_func=CrossEntropyLossFlat(), opt_func=opt_func, cbs=cbs)
-    timer = BatchTimer(n, dev)
-    with learn.no_logging(), learn.no_bar(): learn.fit(1, 1e-3, cbs=timer)
-    return timer.ts[1:]     # the first batch warms up (allocations, torch.compile)
 
 def bench_train(dev, sz, bss, micros, n_batches, rounds):
     hr(f"1. training step with and without GradientNoiseScale ({dev.type}), xresnet18 on {sz}x{sz} images, 10 classes")
@@ -94,33 +53,6 @@ def bench_train(dev, sz, bss, micros, n_batches, rounds):
             print(f"{bs:10d} {m:6d} {bs//m:6d} {t['bsi']:8.3f} {t['bsi_gns']:10.3f} {t['fold']:8.3f} {t['fold_gns']:11.3f} "
                   f"{t['fold_gns4']:12.3f} {100*(res[(bs,m)][0]-1):+8.1f}% {100*(res[(bs,m)][1]-1):+14.1f}% {100*(res[(bs,m)][2]-1):+13.1f}%")
     return res
-
-class LiveBytes(Callback):
-    "Peak bytes held by parameters, gradients, `p.sqr_grad`, optimizer state and the callbacks' `bufs` (as in bench.py)"
-    order = -100
-    def before_fit(self):
-        self.peak = 0
-        self.hooks = [p.register_post_accumulate_grad_hook(lambda p: self.sample()) for p in self.learn.model.parameters()]
-    def after_fit(self):
-        for h in self.hooks: h.remove()
-    def sample(self):
-        seen = {}
-        def add(t):
-            if isinstance(t, Tensor) and t.numel():
-                st = t.untyped_storage(); seen[st.data_ptr()] = st.nbytes()
-        for p in self.learn.model.parameters():
-            add(p); add(p.grad); add(getattr(p, 'sqr_grad', None))
-        if self.learn.opt is not None:
-            for s in self.learn.opt.state.values():
-                for v in s.values(): add(v)
-        for cb in self.learn.cbs:
-            for b in getattr(cb, 'bufs', {}).values():
-                for t in (b if isinstance(b, (tuple, list)) else [b]): add(t)
-        self.peak = max(self.peak, sum(seen.values()))
-    def after_backward(self): self.sample()
-    def before_step(self): self.sample()
-    def after_step(self): self.sample()
-    def after_batch(self): self.sample()
 
 def bench_memory(dev, sz, micro, kappa, n_steps):
     hr(f"2. memory ({dev.type}): accumulating kappa={kappa} micro-batches of {micro} (mini-batch {micro*kappa})")
