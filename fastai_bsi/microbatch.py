@@ -331,10 +331,12 @@ class MicroBatchGrads(Callback):
         self.count,self.n_seen,self.ready,self.step_params,self._acc_batches = 0,0,False,[],0
 
     def after_cancel_batch(self):
-        "Another callback cancelled the batch: split mode drops its micro-batches; see fold mode below"
+        "Another callback cancelled the batch: drop its gradient (split mode: its micro-batches; a finished step: its statistics)"
         if self._own_cancel: self._own_cancel = False; return           # accumulating: the step comes later
         if self.fold: self._fold_cancelled('a batch (`CancelBatchException`)')
-        elif self.split and self.n_acc==1 and not self.ready: self._clear(); self.opt.zero_grad()   # no gradient leaks on
+        else:
+            if self.ready or (self.split and self.n_acc==1): self._clear()
+            for p in self._trainable(): p.grad = None                  # fastai's `zero_grad` was skipped: nothing leaks
         if self._one is not None: self._one.stop()
 
     def after_cancel_step(self):
@@ -547,6 +549,8 @@ def _after_backward_one_pass(self:MicroBatchGrads):
             if p not in self.bufs: self.bufs[p] = (torch.empty_like(p), torch.empty_like(p))
     elif any(p not in self.bufs for p in ps):
         raise RuntimeError("A parameter got a gradient in the middle of a step but was not trainable at its start")
+    for p in ps:                                         # a layer not called in this batch: `zero_grad`'s zero gradient
+        if p not in one.sq and not p.grad.any(): one.sq[p] = torch.zeros_like(p.grad)
     missing = [p for p in ps if p not in one.sq]
     if missing: raise RuntimeError(f"`one_pass`: {len(missing)} parameters got a gradient but no statistics from their "
                                    "layer's hook (a parameter used outside its module's forward?): use `one_pass=False`")
