@@ -88,11 +88,15 @@ def _check_micro_bs(bs, micro_bs):
     if bs % micro_bs: raise ValueError(f"`micro_bs`={micro_bs} does not divide the batch of {bs} samples: use a batch "
                                        f"size that is a multiple of `micro_bs`")
 
-def _split_idxs(n, micro_bs):
-    "Slices cutting `n` samples into $\\lceil n/M \\rceil$ micro-batches whose sizes differ by at most one"
+def _split_sizes(n, micro_bs):
+    "The sizes of $\\lceil n/M \\rceil$ micro-batches of `n` samples that differ by at most one"
     k = -(-n // micro_bs)
     q,r = divmod(n, k)
-    sizes = [q+1]*r + [q]*(k-r)
+    return [q+1]*r + [q]*(k-r)
+
+def _split_idxs(n, micro_bs):
+    "Slices cutting `n` samples into those micro-batches, in order"
+    sizes = _split_sizes(n, micro_bs)
     return [slice(int(e-s), int(e)) for e,s in zip(np.cumsum(sizes), sizes)]
 
 def _slice_b(b, s): return tuple(o[s] for o in b)
@@ -170,14 +174,12 @@ class MicroBatchGrads(Callback):
         if self._one is None: return
         if not self.training: self._one.stop(); return
         self.batch_n = find_bs(self.learn.yb)
-        sizes = [s.stop-s.start for s in _split_idxs(self.batch_n, self.micro_bs)]
+        sizes = _split_sizes(self.batch_n, self.micro_bs)
         self.split_kappa = len(sizes); self._one.start(sizes)
 
     def _drop_leftovers(self):
         "What a fit that ended in an error (no `after_fit`) may have left: hooks, `bsi_folded` and `sqr_grad` marks"
-        if self._one is not None: self._one.remove(); self._one = None
-        for h in self._hooks: h.remove()
-        self._hooks,self._folding = [],False
+        self._remove_hooks()
         for p in self.learn.model.parameters(): p.__dict__.pop('bsi_folded', None); p.__dict__.pop('sqr_grad', None)
         if self.opt is not None: self.opt.fold_open = False
 
@@ -195,12 +197,15 @@ class MicroBatchGrads(Callback):
         if self.fold: self._finish_fold_step()
         self._teardown()
 
-    def _teardown(self):
-        self.learn.__dict__.pop('_do_one_batch', None)
+    def _remove_hooks(self):
+        "The one-pass layer hooks and batch norm patches, and the fold hooks"
         if self._one is not None: self._one.remove(); self._one = None
         for h in self._hooks: h.remove()
         self._hooks,self._folding = [],False
-        self._clear(); self.bufs = {}
+
+    def _teardown(self):
+        self.learn.__dict__.pop('_do_one_batch', None)
+        self._remove_hooks(); self._clear(); self.bufs = {}
         self._nosync.close(); self.ddp,self.flat = None,None
 
     def _find_ddp(self):
