@@ -116,7 +116,8 @@ def imagenette_dls(
     for split,n,b,shuffle in (('train', n_per_class, bs, True), ('val', n_valid_per_class, val_bs or max(bs, 256), False)):
         x,y,vocab = load_imagenette(split, size, n, path=path, seed=seed)
         ds = TensorDataset(x.to(device), y.to(device), vocab)
-        dls.append(TensorBatchDL(ds, bs=b, shuffle=shuffle, drop_last=shuffle, after_batch=tfms, device=device))
+        dls.append(TensorBatchDL(ds, bs=b, shuffle=shuffle, drop_last=shuffle, after_batch=tfms, device=device,
+                               num_workers=0))   # batches are slices of tensors in memory: worker processes only cost
     res = DataLoaders(*dls, device=device)
     res.vocab,res.c = vocab,len(vocab)
     return res
