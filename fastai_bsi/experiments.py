@@ -20,9 +20,10 @@ from .noise_scale import GradientNoiseScale
 from .data import imagenette_dls, load_imagenette, TensorDataset
 
 # %% auto #0
-__all__ = ['SCALES', 'bn_to_gn', 'xresnet_norm', 'EpochTrainLoss', 'train_run', 'sweep', 'paper_configs', 'invariance_gap',
-           'plot_invariance', 'paper_protocol', 'lamb_rule', 'forum_configs', 'forum_sweeps', 'noise_scale_runs',
-           'experiment', 'machine_info', 'demo']
+__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'bn_to_gn', 'xresnet_norm', 'EpochTrainLoss', 'train_run', 'sweep',
+           'paper_configs', 'invariance_gap', 'seed_summary', 'invariance_stats', 'seed_noise', 'matched_progress',
+           'pm', 'seed_diff', 'verdict', 'plot_invariance', 'paper_protocol', 'lamb_rule', 'forum_configs',
+           'forum_sweeps', 'noise_scale_runs', 'experiment', 'machine_info', 'demo']
 
 # %% ../nbs/05_experiments.ipynb #80ba4704
 def bn_to_gn(
@@ -55,21 +56,23 @@ def xresnet_norm(
 
 # %% ../nbs/05_experiments.ipynb #d4332fa3
 class EpochTrainLoss(Callback):
-    "Mean training loss over each epoch, weighted by batch size, in `self.values`"
+    "Mean training loss over each epoch, weighted by batch size, in `self.values`; the first batch's loss in `self.loss0`"
     order = 51
     def before_fit(self):
         "Start an empty list of epoch losses"
-        self.values = []
+        self.values,self.loss0 = [],None
     def before_train(self):
         "Reset the running sum"
         self.tot,self.n = 0.,0
     def after_batch(self):
-        "Add the batch's loss times its size"
+        "Add the batch's loss times its size; keep the very first one (computed before any step: the loss at initialisation)"
         if not self.training or not len(self.yb): return
         bs = find_bs(self.yb); self.tot += self.loss.detach().float()*bs; self.n += bs
+        if self.loss0 is None: self.loss0 = float(self.loss.detach())
     def after_train(self):
         "Record the epoch's mean"
         self.values.append(float(self.tot/max(self.n,1)))
+
 
 # %% ../nbs/05_experiments.ipynb #9dfca8e2
 _opts = dict(adam=Adam, lamb=Lamb, sgd=SGD, adam_bsi=adam_bsi, lamb_bsi=lamb_bsi)
@@ -83,6 +86,7 @@ def _dls(size, n_per_class, n_valid_per_class, bs, device, path, augment, multip
         d = imagenette_dls(size, n_per_class, n_valid_per_class, bs=bs, device=device, path=path, augment=augment)
         ds = d.train.dataset
         n = len(ds)//multiple_of*multiple_of if multiple_of else len(ds)
+        if n == 0: raise ValueError(f"`multiple_of`={multiple_of} is more than the {len(ds)} training images: no sample would be left")
         if n < len(ds):   # a fixed subset, so that every batch size sees the same samples in an epoch
             idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:n].sort().values.to(ds.x.device)
             d = DataLoaders(d.train.new(TensorDataset(ds.x[idx], ds.y[idx], ds.vocab)), d.valid, device=d.device)
@@ -142,7 +146,7 @@ def train_run(
     n_train = len(dls.train)*bs
     rows = []
     for e,(vals,tl) in enumerate(zip(learn.recorder.values, etl.values)):
-        rows.append(dict(cfg, epoch=e+1, samples=(e+1)*n_train, train_loss=tl, valid_loss=float(vals[1]),
+        rows.append(dict(cfg, epoch=e+1, samples=(e+1)*n_train, loss0=etl.loss0, train_loss=tl, valid_loss=float(vals[1]),
                          accuracy=float(vals[2]), wall_time=wall*(e+1)/epochs))
         if gns:                                           # the smoothed estimates at the epoch's last step
             h = [o for o in learn.gradient_noise_scale.history if o['epoch']==e]
@@ -152,44 +156,85 @@ def train_run(
 # %% ../nbs/05_experiments.ipynb #d6c4ebf5
 def _key(cfg): return repr(sorted((k, str(v)) for k,v in cfg.items()))
 
+def _run_one(cfg, threads=None):
+    "`train_run(**cfg)` in a worker process, on `threads` torch threads"
+    if threads: torch.set_num_threads(threads)
+    return train_run(**cfg)
+
 def sweep(
     configs:list, # Dicts of `train_run` arguments, one per run
     csv:str|Path|None=None, # Where to write the tidy results after each run (None: nowhere)
     resume:bool=True, # Reuse the rows already in `csv` for configurations that ran before
     show_progress:bool=True, # fastprogress bar over the runs
+    seeds=None, # Run every configuration once per seed of this list (None: the `seed` of the configuration or `common`)
+    workers:int=1, # Parallel processes, one torch thread each (1: run here, one after the other)
     **common # `train_run` arguments shared by every run
 ) -> pd.DataFrame:
-    "Run `train_run(**common, **cfg)` for each `cfg` of `configs`; the tidy per-epoch results, also saved to `csv`"
+    "Run `train_run(**common, **cfg)` for each `cfg` of `configs` (and seed); the tidy per-epoch results, also saved to `csv`"
+    if not (isinstance(workers, int) and workers >= 1): raise ValueError(f"`workers` must be a positive integer, got {workers!r}")
     configs = [{**common, **c} for c in configs]
+    if seeds is not None:
+        seeds = list(seeds)
+        if not seeds or not all(isinstance(s, int) for s in seeds):
+            raise ValueError(f"`seeds` must be a non-empty list of integers or None, got {seeds!r}")
+        configs = [dict(c, seed=s) for c in configs for s in seeds]
     done = pd.read_csv(csv) if csv is not None and resume and Path(csv).exists() else pd.DataFrame()
     keys = set(done['run_key']) if len(done) else set()
+    todo = list({_key(c): c for c in configs if _key(c) not in keys}.items())
     rows = []
-    for cfg in (progress_bar(configs) if show_progress else configs):
-        k = _key(cfg)
-        if k in keys: continue
-        rows += [dict(r, run_key=k) for r in train_run(**cfg)]
+    def _add(k, res):
+        rows.extend(dict(r, run_key=k) for r in res)
         if csv is not None: pd.concat([done, pd.DataFrame(rows)]).to_csv(csv, index=False)
+    if workers == 1 or len(todo) <= 1:
+        for k,cfg in (progress_bar(todo) if show_progress else todo): _add(k, train_run(**cfg))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from fastai_bsi.experiments import _run_one     # by its module's name, so that a worker process can import it
+        # slowest first (small batches take the most steps), so that the last runs do not leave a worker idle
+        todo.sort(key=lambda o: o[1].get('bs', 0))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn')) as ex:
+            futs = {ex.submit(_run_one, cfg, 1): k for k,cfg in todo}
+            done_futs = as_completed(futs)
+            for f in (progress_bar(done_futs, total=len(futs)) if show_progress else done_futs): _add(futs[f], f.result())
     return pd.concat([done, pd.DataFrame(rows)], ignore_index=True)
 
+
 # %% ../nbs/05_experiments.ipynb #bbceb466
+_rules = ('linear', 'sqrt')
+
+def _arm(a):
+    "`(opt, rule)` of an arm: 'adam_bsi:linear', or a bare optimizer name ('adam_bsi': linear, 'adam': square root)"
+    opt,_,rule = str(a).partition(':')
+    rule = rule or ('linear' if opt.endswith('_bsi') else 'sqrt')
+    if opt not in _opts: raise ValueError(f"the optimizer of arm {a!r} must be one of {list(_opts)}, got {opt!r}")
+    if rule not in _rules: raise ValueError(f"the rule of arm {a!r} must be one of {list(_rules)}, got {rule!r}")
+    return opt,rule
+
 def paper_configs(
     batch_sizes=(16, 32, 64, 128), # Mini-batch sizes B; the largest is B_max
-    lr0s=(1e-4, 1e-3), # Base learning rates eta_0
+    lr0s=(1e-4, 1e-3), # Base learning rates eta_0: a list for every arm, or a dict from arm to its list
     micro_bs:int=16, # Micro-batch size M (must divide every B)
-    opts=('adam', 'adam_bsi'), # Optimizers: names ending in `_bsi` get the linear rule, the others the square-root rule
+    arms=('adam', 'adam_bsi'), # 'opt:rule' ('adam:linear'), or an optimizer name: `_bsi` ones get the linear rule, the others the square root
     gamma1:float=0.1, # gamma_1 at B_max (mom = 1 - gamma1*B/B_max)
     gamma2:float=0.001, # gamma_2 at B_max (sqr_mom = 1 - gamma2*B/B_max)
     norms=('batch',), # 'batch' and/or 'group' (layer norm)
 ) -> list:
-    "Configurations of the paper's protocol (eqs. 11-13) for `train_run`"
+    "Configurations of the paper's protocol (eqs. 11-13) for `train_run`, one per norm, arm, eta_0 and B"
+    bad = [b for b in batch_sizes if b % micro_bs]
+    if bad: raise ValueError(f"`micro_bs`={micro_bs} must divide every batch size; it does not divide {bad}")
     bmax = max(batch_sizes)
     res = []
-    for norm,opt,lr0,b in itertools.product(norms, opts, lr0s, batch_sizes):
-        r = b/bmax
-        lr = lr0*r if opt.endswith('_bsi') else lr0*r**0.5
-        res.append(dict(opt=opt, bs=b, micro_bs=micro_bs, lr=lr, lr0=lr0, mom=gamma2beta(gamma1*r),
-                        sqr_mom=gamma2beta(gamma2*r), wd=0., sched='const', norm=norm, multiple_of=bmax))
+    for norm,a in itertools.product(norms, arms):
+        opt,rule = _arm(a)
+        for lr0,b in itertools.product(lr0s[a] if isinstance(lr0s, dict) else lr0s, batch_sizes):
+            r = b/bmax
+            lr = lr0*r if rule=='linear' else lr0*r**0.5
+            res.append(dict(opt=opt, rule=rule, arm=f'{opt}:{rule}', bs=b, micro_bs=micro_bs, lr=lr, lr0=lr0,
+                            mom=gamma2beta(gamma1*r), sqr_mom=gamma2beta(gamma2*r), wd=0., sched='const', norm=norm,
+                            multiple_of=bmax))
     return res
+
 
 # %% ../nbs/05_experiments.ipynb #3b1d7cf3
 def invariance_gap(
@@ -203,28 +248,133 @@ def invariance_gap(
     spread = df.groupby(by+['epoch'])[metric].agg(lambda s: s.max()-s.min()).rename('spread').reset_index()
     return spread.groupby(by)['spread'].mean().rename('gap').reset_index()
 
+# %% ../nbs/05_experiments.ipynb #d0675c65
+def seed_summary(
+    per_seed:pd.DataFrame, # One row per seed and group (as `invariance_stats(..., per_seed=True)` returns)
+    by, # The columns of a group
+    conf:float=0.95, # Level of the confidence interval of the mean
+) -> pd.DataFrame:
+    "Mean, standard deviation, number of seeds and confidence half-width (`_ci`) of each measure of `per_seed`, by `by`"
+    from scipy.stats import t
+    cols = [c for c in per_seed.columns if c not in list(by)+['seed']]
+    g = per_seed.groupby(list(by))[cols]
+    mean,sd,n = g.mean(),g.std(ddof=1),g.count()
+    half = sd*t.ppf(0.5+conf/2, (n-1).clip(lower=1))/np.sqrt(n)
+    res = pd.concat([mean, sd.add_suffix('_sd'), half.where(n>1).add_suffix('_ci')], axis=1)
+    res['n_seeds'] = n[cols[0]]
+    return res
+
+def invariance_stats(
+    df:pd.DataFrame, # Tidy results of several seeds (columns `seed`, `epoch`, `loss0`, `accuracy`, ...)
+    by=('norm', 'arm', 'lr0'), # Columns that define one group of curves
+    metric:str='train_loss', # The curve compared
+    over:str='bs', # The column whose values should not matter (its largest value is B_max)
+    per_seed:bool=False, # Return the measures of each seed instead of their summary
+) -> pd.DataFrame:
+    "Gap, relative gap, final-accuracy spread, final loss and accuracy at B_max: per seed, or summarised over seeds"
+    by = list(by)
+    k = by+['seed']
+    gap = invariance_gap(df, k, metric, over).set_index(k)['gap']
+    last = df[df.epoch==df.groupby(k).epoch.transform('max')]
+    top = last[last[over]==last.groupby(k)[over].transform('max')].set_index(k)
+    res = pd.DataFrame(dict(gap=gap, rel_gap=gap/(top['loss0']-top[metric]),
+                            acc_spread=last.groupby(k).accuracy.agg(lambda s: s.max()-s.min()),
+                            final_loss=top[metric], final_acc=top['accuracy'])).reset_index()
+    return res if per_seed else seed_summary(res, by)
+
+def seed_noise(
+    df:pd.DataFrame, # Tidy results of several seeds
+    by=('norm', 'arm', 'lr0'), # Columns that define one group of curves
+    metric:str='train_loss', # The curve compared
+    over:str='bs', # Each value of this column is one curve per seed
+) -> pd.Series:
+    "How far apart the curves of different seeds are at the same batch size: the gap taken over seeds instead of `over`"
+    by = list(by)
+    g = invariance_gap(df, by+[over], metric, over='seed')
+    return g.groupby(by)['gap'].mean().rename('seed_noise')
+
+
+# %% ../nbs/05_experiments.ipynb #96480a11
+def matched_progress(
+    stats:pd.DataFrame, # `invariance_stats` summary, indexed by (norm, arm, lr0)
+    a:str='adam:sqrt', # The arm whose eta_0 are matched
+    b:str='adam_bsi:linear', # The arm searched for the eta_0 whose final loss at B_max is nearest
+) -> pd.DataFrame:
+    "For each norm and eta_0 of arm `a`: the eta_0 of arm `b` that ends nearest in training loss at B_max, and both gaps"
+    rows = []
+    for norm in stats.index.get_level_values('norm').unique():
+        sa,sb = stats.loc[(norm, a)],stats.loc[(norm, b)]
+        for lr0,r in sa.iterrows():
+            lb = (sb.final_loss-r.final_loss).abs().idxmin(); q = sb.loc[lb]
+            rows.append({'norm': norm, f'lr0 {a}': lr0, f'lr0 {b}': lb, f'final loss {a}': r.final_loss,
+                         f'final loss {b}': q.final_loss, f'gap {a}': r.gap, f'gap {a} ci': r.gap_ci,
+                         f'gap {b}': q.gap, f'gap {b} ci': q.gap_ci, 'gap ratio': r.gap/q.gap})
+    return pd.DataFrame(rows)
+
+def pm(
+    stats:pd.DataFrame, # A summary with columns `m` and `m_ci` (as `seed_summary` writes)
+    m:str, # The measure
+    fmt:str='{:.3f}', # Format of the numbers
+) -> pd.Series:
+    "`m` as 'mean ± half-width of its confidence interval' strings, for tables"
+    return pd.Series([fmt.format(v)+(' ± '+fmt.format(h) if np.isfinite(h) else '') for v,h in zip(stats[m], stats[m+'_ci'])],
+                     index=stats.index, name=m)
+
+
+# %% ../nbs/05_experiments.ipynb #27cb5377
+def seed_diff(
+    x:pd.Series, # A measure of one configuration, indexed by seed
+    y:pd.Series, # The same measure of another configuration, indexed by seed
+    conf:float=0.95, # Level of the confidence interval
+) -> tuple:
+    "Mean of `x - y` over the seeds both ran, and the half-width of its paired t confidence interval"
+    from scipy.stats import t
+    d = (x - y).dropna()
+    if len(d) < 2: raise ValueError(f"`x` and `y` need at least 2 seeds in common to give an interval, got {len(d)}")
+    return float(d.mean()), float(d.std(ddof=1)*t.ppf(0.5+conf/2, len(d)-1)/np.sqrt(len(d)))
+
+def verdict(
+    x:pd.Series, # A measure of one configuration, indexed by seed
+    y:pd.Series, # The same measure of another configuration, indexed by seed
+    conf:float=0.95, # Level of the confidence interval
+    fmt:str='{:+.3f}', # Format of the difference
+) -> str:
+    "'x - y = d ± h', followed by 'within noise' when the interval holds 0"
+    d,h = seed_diff(x, y, conf)
+    return f"{fmt.format(d)} ± {fmt.format(h).lstrip('+')}" + (' (within noise)' if abs(d) <= h else '')
+
+
 # %% ../nbs/05_experiments.ipynb #0d87d914
 def plot_invariance(
-    df:pd.DataFrame, # Tidy results with `epoch` and `samples` columns
+    df:pd.DataFrame, # Tidy results with `epoch` and `samples` columns (and `seed`: curves are averaged over seeds)
     panel:str='opt', # One panel per value of this column
     colour:str='lr0', # One colour per value of this column
     alpha:str='bs', # Opacity by this column (darker is larger)
     metric:str='train_loss', # What to plot against samples seen
     title:str|None=None, # Figure title
     fname:str|Path|None=None, # Save the figure there too
+    truth:pd.DataFrame|None=None, # Reference curves (same columns, no `panel` needed), one per `colour`, drawn dashed black
+    truth_panels=None, # The panels that get `truth` (None: all)
+    truth_label:str='reference', # Legend entry of `truth`
 ):
-    "Curves of `metric` against samples seen: a panel per `panel`, a colour per `colour`, opacity by `alpha`"
+    "Curves of `metric` against samples seen: a panel per `panel`, a colour per `colour`, opacity by `alpha`, seed bands"
     import matplotlib.pyplot as plt
     panels,colours,alphas = (sorted(df[c].unique()) for c in (panel, colour, alpha))
     fig,axs = plt.subplots(1, len(panels), figsize=(5*len(panels), 3.8), sharey=True, squeeze=False)
     cmap = plt.get_cmap('viridis')
+    def _curve(d): return d.groupby('epoch').agg(x=('samples', 'mean'), y=(metric, 'mean'), lo=(metric, 'min'), hi=(metric, 'max'))
     for ax,p in zip(axs[0], panels):
         for i,c in enumerate(colours):
+            col = cmap(i/max(len(colours)-1, 1))
             for j,a in enumerate(alphas):
-                d = df[(df[panel]==p) & (df[colour]==c) & (df[alpha]==a)].sort_values('epoch')
+                d = df[(df[panel]==p) & (df[colour]==c) & (df[alpha]==a)]
                 if not len(d): continue
-                ax.plot(d['samples'], d[metric], color=cmap(i/max(len(colours)-1, 1)), alpha=0.25+0.75*(j+1)/len(alphas),
-                        label=f'{colour}={c:g}' if j==len(alphas)-1 else None, marker='.')
+                cv,al = _curve(d),0.25+0.75*(j+1)/len(alphas)
+                ax.plot(cv.x, cv.y, color=col, alpha=al, label=f'{colour}={c:g}' if j==len(alphas)-1 else None, marker='.')
+                if (cv.hi > cv.lo).any(): ax.fill_between(cv.x, cv.lo, cv.hi, color=col, alpha=0.12*al, lw=0)
+            if truth is not None and (truth_panels is None or p in truth_panels):
+                t = truth[truth[colour]==c]
+                if len(t): cv = _curve(t); ax.plot(cv.x, cv.y, 'k--', lw=1, label=truth_label if i==0 else None)
         ax.set_title(str(p)); ax.set_xlabel('samples seen'); ax.legend(fontsize=8)
     axs[0][0].set_ylabel(metric)
     if title: fig.suptitle(title)
@@ -232,34 +382,50 @@ def plot_invariance(
     if fname is not None: fig.savefig(fname, dpi=100)
     return fig
 
+
 # %% ../nbs/05_experiments.ipynb #dcc99d8e
 SCALES = dict(   # `train_run` arguments of each scale, shared by every run of an experiment
     quick=dict(size=16, n_per_class=16, n_valid_per_class=10, widen=0.25, device='cpu'),      # what the tests run
     cpu=dict(size=16, n_per_class=None, n_valid_per_class=None, widen=0.25, device='cpu'),    # the results in `results/`
-    gpu=dict(size=128, n_per_class=None, n_valid_per_class=None, widen=1.0, device=None),     # planned: about 20 min on one GPU
+    gpu=dict(size=32, n_per_class=None, n_valid_per_class=None, widen=1.0, device=None),      # one GPU (32 px: the decoded data fit in one carry)
 )
 
 def _scale(scale):
     if scale not in SCALES: raise ValueError(f"`scale` must be one of {list(SCALES)}, got {scale!r}")
     return dict(SCALES[scale])
 
+PAPER_ARMS = ('adam:sqrt', 'adam_bsi:linear', 'adam:linear')
+_paper_lr0s = {'adam:sqrt': (1e-3, 3e-3, 1e-2), 'adam_bsi:linear': (1e-3, 3e-3, 1e-2, 3e-2), 'adam:linear': (1e-3, 3e-3, 1e-2, 3e-2)}
+PAPER_GRIDS = dict(   # Experiment 1 at each scale: what `paper_protocol` adds to `SCALES`
+    quick=dict(batch_sizes=(8, 32), micro_bs=8, epochs=2, lr0s={a: (1e-3, 1e-2) for a in PAPER_ARMS}),
+    cpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=4, size=24, lr0s=_paper_lr0s),
+    gpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=6, lr0s=_paper_lr0s),   # estimate: ~6 min on one H200, 8 workers (not run yet)
+)
+
 def paper_protocol(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES`)
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES` and `PAPER_GRIDS`)
     csv=None, # Results file (resumed if it exists)
-    seed:int=0, # Random seed of every run
+    seeds=(0, 1, 2), # Every configuration runs once per seed
+    workers:int=1, # Parallel processes (see `sweep`)
+    dry:bool=False, # The scale's grid of arms and batch sizes on tiny data for one epoch, one eta_0 per arm: checks the configuration runs
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
-    "Experiment 1, the paper's protocol: `adam` (sqrt rule) vs `adam_bsi` (linear rule), batch norm and layer norm"
+    "Experiment 1, the paper's protocol: `adam:sqrt`, `adam_bsi:linear` and the ablation `adam:linear`, batch norm and layer norm"
     c = _scale(scale)
-    if scale=='quick': grid = dict(batch_sizes=(8, 16, 32), lr0s=(1e-4, 1e-3), micro_bs=8, epochs=2)
-    else: grid = dict(batch_sizes=(32, 64, 128, 256, 512), lr0s=(1e-5, 1e-4, 1e-3), micro_bs=32, epochs=3 if scale=='cpu' else 8)
-    cfgs = paper_configs(grid['batch_sizes'], grid['lr0s'], grid['micro_bs'], norms=('batch', 'group'))
-    return sweep(cfgs, csv=csv, epochs=grid['epochs'], seed=seed, show_progress=show_progress, **c)
+    g = dict(PAPER_GRIDS[scale])
+    lr0s,bss,micro,epochs = g.pop('lr0s'),g.pop('batch_sizes'),g.pop('micro_bs'),g.pop('epochs')
+    c.update(g)
+    if dry:
+        c.update(size=16, n_per_class=max(bss)//10+1, n_valid_per_class=4); epochs = 1   # 10 classes: one B_max of samples
+        lr0s = {a: v[:1] for a,v in lr0s.items()}
+    cfgs = paper_configs(bss, lr0s, micro, arms=PAPER_ARMS, norms=('batch', 'group'))
+    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
 
 def lamb_rule(
     scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES`)
     csv=None, # Results file (resumed if it exists)
-    seed:int=0, # Random seed of every run
+    seeds=(0,), # Every configuration runs once per seed
+    workers:int=1, # Parallel processes (see `sweep`)
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
     "Experiment 2: `lamb_bsi` and fastai's `Lamb` from ref_bs/8 to ref_bs, with and without `BatchSizeScaler`, one-cycle"
@@ -270,7 +436,7 @@ def lamb_rule(
         if b==ref and scaled: continue                 # k=1: the scaler changes nothing
         cfgs.append(dict(opt=opt, bs=b, micro_bs=micro, lr=1e-2, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle',
                          scaler=dict(ref_bs=ref) if scaled else None, scaled=scaled, ref_bs=ref, multiple_of=ref))
-    return sweep(cfgs, csv=csv, epochs=epochs, seed=seed, show_progress=show_progress, **c)
+    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
 
 _forum_hps = dict(lr=dict(lr_rule='linear'), wd=dict(wd_rule='linear'), mom=dict(mom_rule='pow'),
                   sqr_mom=dict(sqr_mom_rule='pow'), bn=dict(bn_rule='pow'))
@@ -297,7 +463,8 @@ def forum_configs(
 def forum_sweeps(
     scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES`)
     csv=None, # Results file (resumed if it exists)
-    seed:int=0, # Random seed of every run
+    seeds=(0, 1, 2), # Every configuration runs once per seed
+    workers:int=1, # Parallel processes (see `sweep`)
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
     "Experiment 3, the forum's sweeps: one hyperparameter scaled at a time with offsets 1/4..4, fastai `Adam`"
@@ -306,21 +473,23 @@ def forum_sweeps(
     else: base,bss,offs,epochs = 128, (32, 512), (0.25, 0.5, 1, 2, 4), 2 if scale=='cpu' else 8
     cfgs = [dict(o, lr=3e-3, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle', multiple_of=max(bss+(base,)), base_bs=base)
             for o in forum_configs(base, bss, offs)]
-    return sweep(cfgs, csv=csv, epochs=epochs, seed=seed, show_progress=show_progress, **c)
+    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
 
 def noise_scale_runs(
     scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES`)
     csv=None, # Results file (resumed if it exists)
-    seed:int=0, # Random seed of every run
+    seeds=(0,), # Every configuration runs once per seed
+    workers:int=1, # Parallel processes (see `sweep`)
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
     "The gradient noise scale of Experiment 1's runs at $B_{max}$ (`adam_bsi`, linear rule), per epoch"
     c = _scale(scale)
-    if scale=='quick': bss,lr0s,micro,epochs = (8, 32), (1e-4, 1e-3), 8, 2
-    else: bss,lr0s,micro,epochs = (32, 512), (1e-5, 1e-4, 1e-3), 32, 3 if scale=='cpu' else 8
-    cfgs = [dict(o, gns=True) for o in paper_configs(bss, lr0s, micro, opts=('adam_bsi',), norms=('batch', 'group'))
+    g = dict(PAPER_GRIDS[scale])                           # the same grid as `paper_protocol`
+    lr0s,bss,micro,epochs = g.pop('lr0s')['adam_bsi:linear'],g.pop('batch_sizes'),g.pop('micro_bs'),g.pop('epochs')
+    c.update(g)
+    cfgs = [dict(o, gns=True) for o in paper_configs(bss, lr0s, micro, arms=('adam_bsi',), norms=('batch', 'group'))
             if o['bs']==max(bss)]
-    return sweep(cfgs, csv=csv, epochs=epochs, seed=seed, show_progress=show_progress, **c)
+    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
 
 # %% ../nbs/05_experiments.ipynb #98a6b4e9
 _experiments = dict(paper=paper_protocol, lamb=lamb_rule, forum=forum_sweeps, noise=noise_scale_runs)
@@ -330,15 +499,19 @@ def experiment(
     name:str, # 'paper', 'lamb', 'forum' or 'noise'
     scale:str='cpu', # 'quick', 'cpu' or 'gpu'
     out:str='results', # Folder for `{name}_{scale}.csv` and the run log
-    seed:int=0, # Random seed
+    seeds:str=None, # Comma-separated seeds (default: the experiment's own, e.g. 0,1,2 for 'paper' and 'forum')
+    workers:int=1, # Parallel processes, one torch thread each
+    dry:bool=False, # 'paper' only: the scale's grid on tiny data, one epoch (checks a configuration before a long run)
 ):
     "Run one of the experiment notebooks' sweeps from the command line, resuming from its CSV if it exists"
     if name not in _experiments: raise ValueError(f"`name` must be one of {list(_experiments)}, got {name!r}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    csv = out/f'{name}_{scale}.csv'
+    if dry and name!='paper': raise ValueError(f"`dry` is only for 'paper', got name={name!r}")
+    csv = out/f'{name}_{scale}{"_dry" if dry else ""}.csv'
+    kw = dict(workers=workers, **(dict(seeds=_ints(seeds)) if seeds else {}), **(dict(dry=True) if dry else {}))
     t0 = time.time()
-    df = _experiments[name](scale, csv=csv, seed=seed)
-    line = f'{name} --scale {scale} --seed {seed}: {df.run_key.nunique()} runs, {time.time()-t0:.0f} s this call, on {machine_info()}'
+    df = _experiments[name](scale, csv=csv, **kw)
+    line = f'{name} --scale {scale}{" --dry" if dry else ""} --seeds {",".join(map(str, sorted(df.seed.unique())))} --workers {workers}: {df.run_key.nunique()} runs, {time.time()-t0:.0f} s this call, on {machine_info()}'
     with open(out/'runs.log', 'a') as f: f.write(f'{time.strftime("%Y-%m-%d %H:%M")} {line}\n')
     print(line)
     return df
