@@ -402,6 +402,12 @@ PAPER_GRIDS = dict(   # Experiment 1 at each scale: what `paper_protocol` adds t
     gpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=6, lr0s=_paper_lr0s),   # estimate: ~6 min on one H200, 8 workers (not run yet)
 )
 
+def _paper_grid(scale):
+    "`train_run` arguments shared by Experiment 1's runs at `scale`, and its eta_0 per arm, batch sizes, M and epochs"
+    c,g = _scale(scale),dict(PAPER_GRIDS[scale])
+    lr0s,bss,micro,epochs = g.pop('lr0s'),g.pop('batch_sizes'),g.pop('micro_bs'),g.pop('epochs')
+    return {**c, **g},lr0s,bss,micro,epochs
+
 def paper_protocol(
     scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES` and `PAPER_GRIDS`)
     csv=None, # Results file (resumed if it exists)
@@ -411,10 +417,7 @@ def paper_protocol(
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
     "Experiment 1, the paper's protocol: `adam:sqrt`, `adam_bsi:linear` and the ablation `adam:linear`, batch norm and layer norm"
-    c = _scale(scale)
-    g = dict(PAPER_GRIDS[scale])
-    lr0s,bss,micro,epochs = g.pop('lr0s'),g.pop('batch_sizes'),g.pop('micro_bs'),g.pop('epochs')
-    c.update(g)
+    c,lr0s,bss,micro,epochs = _paper_grid(scale)
     if dry:
         c.update(size=16, n_per_class=max(bss)//10+1, n_valid_per_class=4); epochs = 1   # 10 classes: one B_max of samples
         lr0s = {a: v[:1] for a,v in lr0s.items()}
@@ -483,10 +486,8 @@ def noise_scale_runs(
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
     "The gradient noise scale of Experiment 1's runs at $B_{max}$ (`adam_bsi`, linear rule), per epoch"
-    c = _scale(scale)
-    g = dict(PAPER_GRIDS[scale])                           # the same grid as `paper_protocol`
-    lr0s,bss,micro,epochs = g.pop('lr0s')['adam_bsi:linear'],g.pop('batch_sizes'),g.pop('micro_bs'),g.pop('epochs')
-    c.update(g)
+    c,lr0s,bss,micro,epochs = _paper_grid(scale)                # the same grid as `paper_protocol`
+    lr0s = lr0s['adam_bsi:linear']
     cfgs = [dict(o, gns=True) for o in paper_configs(bss, lr0s, micro, arms=('adam_bsi',), norms=('batch', 'group'))
             if o['bs']==max(bss)]
     return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
