@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0
-__all__ = ['fold_micro_grads', 'FlatMicroStats', 'MicroBatchGrads', 'fold_into_moments', 'fold_sums']
+__all__ = ['fold_micro_grads', 'FlatMicroStats', 'inference_pass', 'MicroBatchGrads', 'fold_into_moments', 'fold_sums']
 
 # %% ../nbs/01_microbatch.ipynb #cb2154f6
 def fold_micro_grads(
@@ -106,6 +106,14 @@ def _cat_preds(preds):
     return type(preds[0])(_cat_preds(list(o)) for o in zip(*preds))
 
 
+# %% ../nbs/01_microbatch.ipynb #4788cc33
+def inference_pass(
+    learn:Learner # The Learner whose event is being handled
+) -> bool:
+    "Whether `learn` is inside one of fastai's inference passes (`get_preds`, `predict`, `validate`), not a fit"
+    lock = getattr(learn, 'lock', None)
+    return lock is not None and lock.locked()
+
 # %% ../nbs/01_microbatch.ipynb #58b9549a
 class MicroBatchGrads(Callback):
     "Hand the optimizer the mean gradient (`p.grad`) and mean squared gradient (`p.sqr_grad`) over micro-batches"
@@ -135,6 +143,7 @@ class MicroBatchGrads(Callback):
 
     def before_fit(self):
         "Check `micro_bs` against the batch size, reset the buffers, find `GradientClip`, patch `_do_one_batch` in split mode"
+        if inference_pass(self.learn): return
         bs = getattr(self.dls.train, 'bs', None)
         if self.split and bs: _check_micro_bs(bs, self.micro_bs)       # fail now, not at the first batch
         if self.split and any(isinstance(cb, MixHandler) for cb in self.learn.cbs):
@@ -194,6 +203,7 @@ class MicroBatchGrads(Callback):
 
     def after_fit(self):
         "Fold mode: take a step left unfinished; then remove the `_do_one_batch` patch, the fold hooks and the buffers"
+        if inference_pass(self.learn): return
         if self.fold: self._finish_fold_step()
         self._teardown()
 

@@ -10,7 +10,7 @@ import math, numbers, warnings
 from fastai.basics import *
 import torch.distributed as dist
 from .optimizer import BSIWarning
-from .microbatch import MicroBatchGrads
+from .microbatch import MicroBatchGrads, inference_pass
 
 # %% auto #0
 __all__ = ['noise_estimates', 'pooled_noise_estimates', 'simple_noise_scale', 'GradientNoiseScale', 'plot_gns']
@@ -77,6 +77,7 @@ class GradientNoiseScale(Callback):
 
     def before_fit(self):
         "Find `MicroBatchGrads`, start a new `history` (also `learn.recorder.noise_scale`); in fold mode, listen to its gradients"
+        if inference_pass(self.learn): return                   # get_preds, predict, validate: keep the fit's history
         self._unlisten()                                          # a previous fit that ended in an error
         self.history,self._pending,self._ema,self._t,self._warned,self._steps = [],[],[0.,0.],0,False,0
         self._start_step()
@@ -195,6 +196,7 @@ class GradientNoiseScale(Callback):
 
     def after_fit(self):
         "Complete the history; stop listening and free the fold mode sums"
+        if inference_pass(self.learn): return
         self._flush(); self._unlisten(); self.mbg = None
 
     @property

@@ -12,6 +12,7 @@ from fastai.callback.schedule import ParamScheduler, LRFinder
 from fastai.callback.training import GradientAccumulation
 from fastai.torch_core import find_bs, num_distrib
 from .optimizer import BSIWarning
+from .microbatch import inference_pass
 
 # %% auto #0
 __all__ = ['lr_rules', 'mom_rules', 'wd_rules', 'scale_lr', 'scale_mom', 'scale_wd', 'scale_bn_mom', 'effective_bs',
@@ -226,6 +227,7 @@ class BatchSizeScaler(Callback):
 
     def before_fit(self):
         "Scale the hyper-parameters, wrap the schedules, and report"
+        if inference_pass(self.learn): return                   # get_preds, predict, validate: nothing to scale
         self._restore()   # anything left from a fit that did not finish cleanly
         if len(self.learn._grab_cbs(BatchSizeScaler)) > 1: raise ValueError("Only one `BatchSizeScaler` per `Learner`")
         opt = self.learn.opt
@@ -302,10 +304,12 @@ class BatchSizeScaler(Callback):
 
     def after_epoch(self):
         "Record the gradient noise scale measured so far (by `GradientNoiseScale`) and warn once if the batch exceeds it"
+        if inference_pass(self.learn): return                   # get_preds, predict, validate: nothing to scale
         self._check_noise()
 
     def after_fit(self):
         "Undo the scaling; after `lr_find`, record the swept lrs unscaled; report the measured gradient noise scale"
+        if inference_pass(self.learn): return                   # get_preds, predict, validate: nothing to scale
         rec = getattr(self.learn, 'recorder', None)
         if self._lr_find and rec is not None and len(rec.lrs) == len(self._raw_lrs): rec.lrs = list(self._raw_lrs)
         self._restore()
