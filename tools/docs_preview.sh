@@ -89,7 +89,10 @@ fi
 if grep -q 'Found cells containing imports and other code' "$LOG"; then
   echo "FAILED: nbdev found cells that mix imports with other code (it runs them while processing; put the imports in"
   echo "a cell of their own). The cells, from $LOG:"
-  awk '/Found cells containing imports and other code/{on=1; n=0; next} on && /^---$/{n++; if (n==2) {on=0; print "    ---"}; next} on{print "    " $0}' "$LOG"
+  # each warning: 'UserWarning: Found cells ...', then the cell between two '---' lines; print each cell once
+  awk '/UserWarning: Found cells containing imports and other code/{on=1; n=0; cell=""; next}
+       on && /^---$/{if (++n == 2) {on=0; if (!(cell in seen)) {seen[cell]=1; printf "%s    ---\n", cell}}; next}
+       on {cell = cell "    " $0 "\n"}' "$LOG"
   fail=1
 fi
 echo "processed: $(ls _proc/*.ipynb 2>/dev/null | wc -l) notebooks; failed:${failed_nbs:- none}"
