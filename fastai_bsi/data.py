@@ -33,9 +33,9 @@ def load_imagenette(
     split:str='train', # 'train' or 'val'
     size:int=32, # Side of the square images, in pixels (the source images are 160x160)
     n_per_class:int|None=None, # Images per class (None: all of them)
-    path:Path|None=None, # Imagenette folder (default: `imagenette_path()`)
+    path:Path|None=None, # Imagenette folder (default: imagenette_path())
     seed:int=0, # Which images a subset takes
-    cache:bool=True, # Keep the decoded tensors in `path/.fastai_bsi_cache`
+    cache:bool=True, # Keep the decoded tensors in path/.fastai_bsi_cache
 ):
     "Imagenette `split` as a uint8 tensor `x` of shape (N,3,size,size), labels `y` and the class names"
     if split not in ('train', 'val'): raise ValueError(f"`split` must be 'train' or 'val', got {split!r}")
@@ -66,7 +66,7 @@ class TensorDataset:
     loss_func = CrossEntropyLossFlat()
     def __init__(self,
         x:Tensor, # Images: uint8, N×3×H×W, on the device batches are made on
-        y:Tensor, # Labels: N integers, indices into `vocab`
+        y:Tensor, # Labels: N integers, indices into vocab
         vocab:list|None=None # Class names
     ): self.x,self.y,self.vocab = x,y,vocab
     def __len__(self): return len(self.x)
@@ -103,9 +103,9 @@ def imagenette_dls(
     n_valid_per_class:int|None=None, # Validation images per class (None: all 3,925)
     bs:int=64, # Batch size of the training DataLoader
     val_bs:int|None=None, # Batch size of the validation DataLoader (default: max(bs, 256))
-    device=None, # Where the tensors live and batches are made (default: fastai's `default_device()`)
+    device=None, # Where the tensors live and batches are made (default: fastai's default_device())
     augment:bool=True, # Random horizontal flips on training batches
-    path:Path|None=None, # Imagenette folder (default: `imagenette_path()`)
+    path:Path|None=None, # Imagenette folder (default: imagenette_path())
     seed:int=0, # Which images a subset takes
 ) -> DataLoaders:
     "Imagenette `DataLoaders` over decoded tensors, with normalisation and augmentation on the batch"

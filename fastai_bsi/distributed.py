@@ -25,13 +25,13 @@ def world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else max(num_distrib(), 1)
 
 def is_bsi_opt(
-    opt # A fastai `Optimizer` (anything else: `False`)
+    opt # A fastai Optimizer (anything else: False)
 ) -> bool:
     "Whether the fastai `Optimizer` `opt` reads micro-batch statistics (as `adam_bsi` and `lamb_bsi` do)"
     return any(getattr(cb, 'func', cb) is average_micro_sqr_grad for cb in getattr(opt, 'cbs', []))
 
 def check_bsi_distrib(
-    learn:Learner # Its optimizer (`learn.opt`, already created) and callbacks are checked
+    learn:Learner # Its optimizer (learn.opt, already created) and callbacks are checked
 ):
     "Raise if `learn` trains a batch size invariant optimizer on several processes without `MicroBatchGrads`"
     if world_size() <= 1 or not is_bsi_opt(learn.opt): return
@@ -72,7 +72,7 @@ if DistributedDL is not None:
 
 # %% ../nbs/04_distributed.ipynb #5fb56238
 def allreduce_bytes(
-    model:nn.Module # Its parameters with `requires_grad` are the ones reduced
+    model:nn.Module # Its parameters with requires_grad are the ones reduced
 ) -> dict:
     "Bytes all-reduced per optimizer step for the trainable weights of `model`: by plain DDP, and by `MicroBatchGrads`"
     ps = [p for p in model.parameters() if p.requires_grad]

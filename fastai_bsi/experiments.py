@@ -28,7 +28,7 @@ __all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'bn_to_gn', 'xresnet_norm', 'E
 # %% ../nbs/05_experiments.ipynb #80ba4704
 def bn_to_gn(
     model:nn.Module, # Changed in place, recursively
-    groups:int=1 # `GroupNorm` groups: 1 normalises each sample over all its channels and pixels (layer norm)
+    groups:int=1 # GroupNorm groups: 1 normalises each sample over all its channels and pixels (layer norm)
 ) -> nn.Module:
     "Replace every `BatchNorm2d` of `model` by a `GroupNorm` with `groups` groups (1: layer norm), in place"
     for nm,m in model.named_children():
@@ -44,7 +44,7 @@ _archs = dict(xresnet18=xresnet18, xresnet34=xresnet34)
 
 def xresnet_norm(
     arch:str='xresnet18', # 'xresnet18' or 'xresnet34'
-    norm:str='batch', # 'batch' (batch norm) or 'group' (layer norm, see `bn_to_gn`)
+    norm:str='batch', # 'batch' (batch norm) or 'group' (layer norm, see bn_to_gn)
     widen:float=0.25, # Width multiplier of the xresnet's channels
     n_out:int=10 # Number of classes
 ) -> nn.Module:
@@ -98,13 +98,13 @@ def train_run(
     opt:str='adam_bsi', # One of 'adam', 'lamb', 'sgd', 'adam_bsi', 'lamb_bsi'
     bs:int=64, # Mini-batch size (samples per optimizer step)
     micro_bs:int|None=None, # Split each mini-batch into micro-batches of this size (None: no split)
-    lr:float=1e-3, # Learning rate (peak lr for schedules), before any `BatchSizeScaler`
+    lr:float=1e-3, # Learning rate (peak lr for schedules), before any BatchSizeScaler
     mom:float=0.9, # beta1
     sqr_mom:float=0.99, # beta2
     wd:float=0., # Weight decay
     epochs:int=2, # Epochs
     sched:str='const', # 'const', 'one_cycle' or 'flat_cos'
-    scaler:dict|None=None, # `BatchSizeScaler` arguments (None: no scaler)
+    scaler:dict|None=None, # BatchSizeScaler arguments (None: no scaler)
     arch:str='xresnet18', # Model architecture
     norm:str='batch', # 'batch' or 'group' (layer norm)
     widen:float=0.25, # Width multiplier of the xresnet
@@ -114,7 +114,7 @@ def train_run(
     augment:bool=True, # Random flips
     multiple_of:int|None=None, # Use a fixed subset of the training set whose size is a multiple of this (e.g. the largest batch size)
     seed:int=0, # Seed for everything random in the run
-    gns:bool=False, # Also measure the gradient noise scale (`GradientNoiseScale`; needs `micro_bs`): a `b_simple` column
+    gns:bool=False, # Also measure the gradient noise scale (GradientNoiseScale; needs micro_bs): a b_simple column
     device=None, # Device (default: fastai's default_device())
     path=None, # Imagenette folder (default: untar_data(URLs.IMAGENETTE_160))
     **kwargs # Extra columns to record in each row (e.g. lr0)
@@ -162,13 +162,13 @@ def _run_one(cfg, threads=None):
     return train_run(**cfg)
 
 def sweep(
-    configs:list, # Dicts of `train_run` arguments, one per run
+    configs:list, # Dicts of train_run arguments, one per run
     csv:str|Path|None=None, # Where to write the tidy results after each run (None: nowhere)
-    resume:bool=True, # Reuse the rows already in `csv` for configurations that ran before
+    resume:bool=True, # Reuse the rows already in csv for configurations that ran before
     show_progress:bool=True, # fastprogress bar over the runs
-    seeds=None, # Run every configuration once per seed of this list (None: the `seed` of the configuration or `common`)
+    seeds=None, # Run every configuration once per seed of this list (None: the seed of the configuration or common)
     workers:int=1, # Parallel processes, one torch thread each (1: run here, one after the other)
-    **common # `train_run` arguments shared by every run
+    **common # train_run arguments shared by every run
 ) -> pd.DataFrame:
     "Run `train_run(**common, **cfg)` for each `cfg` of `configs` (and seed); the tidy per-epoch results, also saved to `csv`"
     if not (isinstance(workers, int) and workers >= 1): raise ValueError(f"`workers` must be a positive integer, got {workers!r}")
@@ -215,7 +215,7 @@ def paper_configs(
     batch_sizes=(16, 32, 64, 128), # Mini-batch sizes B; the largest is B_max
     lr0s=(1e-4, 1e-3), # Base learning rates eta_0: a list for every arm, or a dict from arm to its list
     micro_bs:int=16, # Micro-batch size M (must divide every B)
-    arms=('adam', 'adam_bsi'), # 'opt:rule' ('adam:linear'), or an optimizer name: `_bsi` ones get the linear rule, the others the square root
+    arms=('adam', 'adam_bsi'), # 'opt:rule' ('adam:linear'), or an optimizer name: _bsi ones get the linear rule, the others the square root
     gamma1:float=0.1, # gamma_1 at B_max (mom = 1 - gamma1*B/B_max)
     gamma2:float=0.001, # gamma_2 at B_max (sqr_mom = 1 - gamma2*B/B_max)
     norms=('batch',), # 'batch' and/or 'group' (layer norm)
@@ -238,7 +238,7 @@ def paper_configs(
 
 # %% ../nbs/05_experiments.ipynb #3b1d7cf3
 def invariance_gap(
-    df:pd.DataFrame, # Tidy results with an `epoch` column (as `sweep` returns)
+    df:pd.DataFrame, # Tidy results with an epoch column (as sweep returns)
     by=('opt', 'lr0'), # Columns that define one group of curves
     metric:str='train_loss', # The curve compared
     over:str='bs', # The column whose values should not matter
@@ -250,7 +250,7 @@ def invariance_gap(
 
 # %% ../nbs/05_experiments.ipynb #d0675c65
 def seed_summary(
-    per_seed:pd.DataFrame, # One row per seed and group (as `invariance_stats(..., per_seed=True)` returns)
+    per_seed:pd.DataFrame, # One row per seed and group (as invariance_stats(..., per_seed=True) returns)
     by, # The columns of a group
     conf:float=0.95, # Level of the confidence interval of the mean
 ) -> pd.DataFrame:
@@ -265,7 +265,7 @@ def seed_summary(
     return res
 
 def invariance_stats(
-    df:pd.DataFrame, # Tidy results of several seeds (columns `seed`, `epoch`, `loss0`, `accuracy`, ...)
+    df:pd.DataFrame, # Tidy results of several seeds (columns seed, epoch, loss0, accuracy, ...)
     by=('norm', 'arm', 'lr0'), # Columns that define one group of curves
     metric:str='train_loss', # The curve compared
     over:str='bs', # The column whose values should not matter (its largest value is B_max)
@@ -296,7 +296,7 @@ def seed_noise(
 
 # %% ../nbs/05_experiments.ipynb #96480a11
 def matched_progress(
-    stats:pd.DataFrame, # `invariance_stats` summary, indexed by (norm, arm, lr0)
+    stats:pd.DataFrame, # invariance_stats summary, indexed by (norm, arm, lr0)
     a:str='adam:sqrt', # The arm whose eta_0 are matched
     b:str='adam_bsi:linear', # The arm searched for the eta_0 whose final loss at B_max is nearest
 ) -> pd.DataFrame:
@@ -312,7 +312,7 @@ def matched_progress(
     return pd.DataFrame(rows)
 
 def pm(
-    stats:pd.DataFrame, # A summary with columns `m` and `m_ci` (as `seed_summary` writes)
+    stats:pd.DataFrame, # A summary with columns m and m_ci (as seed_summary writes)
     m:str, # The measure
     fmt:str='{:.3f}', # Format of the numbers
 ) -> pd.Series:
@@ -346,16 +346,16 @@ def verdict(
 
 # %% ../nbs/05_experiments.ipynb #0d87d914
 def plot_invariance(
-    df:pd.DataFrame, # Tidy results with `epoch` and `samples` columns (and `seed`: curves are averaged over seeds)
+    df:pd.DataFrame, # Tidy results with epoch and samples columns (and seed: curves are averaged over seeds)
     panel:str='opt', # One panel per value of this column
     colour:str='lr0', # One colour per value of this column
     alpha:str='bs', # Opacity by this column (darker is larger)
     metric:str='train_loss', # What to plot against samples seen
     title:str|None=None, # Figure title
     fname:str|Path|None=None, # Save the figure there too
-    truth:pd.DataFrame|None=None, # Reference curves (same columns, no `panel` needed), one per `colour`, drawn dashed black
-    truth_panels=None, # The panels that get `truth` (None: all)
-    truth_label:str='reference', # Legend entry of `truth`
+    truth:pd.DataFrame|None=None, # Reference curves (same columns, no panel column needed), one per colour, drawn dashed black
+    truth_panels=None, # The panels that get the reference curves (None: all)
+    truth_label:str='reference', # Legend entry of the reference curves
 ):
     "Curves of `metric` against samples seen: a panel per `panel`, a colour per `colour`, opacity by `alpha`, seed bands"
     import matplotlib.pyplot as plt
@@ -409,10 +409,10 @@ def _paper_grid(scale):
     return {**c, **g},lr0s,bss,micro,epochs
 
 def paper_protocol(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES` and `PAPER_GRIDS`)
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and PAPER_GRIDS)
     csv=None, # Results file (resumed if it exists)
     seeds=(0, 1, 2), # Every configuration runs once per seed
-    workers:int=1, # Parallel processes (see `sweep`)
+    workers:int=1, # Parallel processes (see sweep)
     dry:bool=False, # The scale's grid of arms and batch sizes on tiny data for one epoch, one eta_0 per arm: checks the configuration runs
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
@@ -425,10 +425,10 @@ def paper_protocol(
     return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
 
 def lamb_rule(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES`)
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES)
     csv=None, # Results file (resumed if it exists)
     seeds=(0,), # Every configuration runs once per seed
-    workers:int=1, # Parallel processes (see `sweep`)
+    workers:int=1, # Parallel processes (see sweep)
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
     "Experiment 2: `lamb_bsi` and fastai's `Lamb` from ref_bs/8 to ref_bs, with and without `BatchSizeScaler`, one-cycle"
@@ -446,10 +446,10 @@ _forum_hps = dict(lr=dict(lr_rule='linear'), wd=dict(wd_rule='linear'), mom=dict
 _none = dict(lr_rule='none', mom_rule='none', sqr_mom_rule='none', wd_rule='none', bn_rule='none')
 
 def forum_configs(
-    base_bs:int=128, # Batch size the baseline hyperparameters are tuned at (`ref_bs`)
+    base_bs:int=128, # Batch size the baseline hyperparameters are tuned at (ref_bs)
     batch_sizes=(32, 512), # Batch sizes to train at
     offsets=(0.25, 0.5, 1, 2, 4), # Multipliers of k = bs/base_bs for the scaled hyperparameters
-    opt:str='adam', # Optimizer name (see `train_run`)
+    opt:str='adam', # Optimizer name (see train_run)
 ) -> list:
     "Experiment 3's grid: from `base_bs`, scale one hyperparameter at a time (and all) with each factor offset"
     cfgs = [dict(opt=opt, bs=base_bs, scaled='baseline', offset=1., scaler=None)]
@@ -464,10 +464,10 @@ def forum_configs(
     return cfgs
 
 def forum_sweeps(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES`)
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES)
     csv=None, # Results file (resumed if it exists)
     seeds=(0, 1, 2), # Every configuration runs once per seed
-    workers:int=1, # Parallel processes (see `sweep`)
+    workers:int=1, # Parallel processes (see sweep)
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
     "Experiment 3, the forum's sweeps: one hyperparameter scaled at a time with offsets 1/4..4, fastai `Adam`"
@@ -479,10 +479,10 @@ def forum_sweeps(
     return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
 
 def noise_scale_runs(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see `SCALES`)
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES)
     csv=None, # Results file (resumed if it exists)
     seeds=(0,), # Every configuration runs once per seed
-    workers:int=1, # Parallel processes (see `sweep`)
+    workers:int=1, # Parallel processes (see sweep)
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
     "The gradient noise scale of Experiment 1's runs at $B_{max}$ (`adam_bsi`, linear rule), per epoch"
@@ -499,7 +499,7 @@ _experiments = dict(paper=paper_protocol, lamb=lamb_rule, forum=forum_sweeps, no
 def experiment(
     name:str, # 'paper', 'lamb', 'forum' or 'noise'
     scale:str='cpu', # 'quick', 'cpu' or 'gpu'
-    out:str='results', # Folder for `{name}_{scale}.csv` and the run log
+    out:str='results', # Folder for {name}_{scale}.csv and the run log
     seeds:str=None, # Comma-separated seeds (default: the experiment's own, e.g. 0,1,2 for 'paper' and 'forum')
     workers:int=1, # Parallel processes, one torch thread each
     dry:bool=False, # 'paper' only: the scale's grid on tiny data, one epoch (checks a configuration before a long run)

@@ -88,14 +88,14 @@ def _cpp_kernels():
 
 # %% ../nbs/01a_kernels.ipynb #fb62a45a
 def fold_pass(
-    ps:list, # Parameters (read only when `l2` is not 0)
-    gs:list, # Gradients $g$ of one micro-batch
-    as_:list, # First statistic $a$ (running sum or $m$), updated in place
-    qs:list, # Second statistic $q$ (running sum of squares or $v$), updated in place
-    b1:float, b2:float, # Decay of $a$ and $q$
-    c1:float, c2:float, # Weights of $G$ and $G^2$
-    l2:float=0., # $\lambda$ in $G = g + \lambda p$
-    over:bool=False, # Overwrite: $a = c_1 G$, $q = c_2 G^2$ (the old values are not read)
+    ps:list, # Parameters (read only when l2 is not 0)
+    gs:list, # Gradients g of one micro-batch
+    as_:list, # First statistic a (running sum or m), updated in place
+    qs:list, # Second statistic q (running sum of squares or v), updated in place
+    b1:float, b2:float, # Decay of a and q
+    c1:float, c2:float, # Weights of G and G²
+    l2:float=0., # λ in G = g + λp
+    over:bool=False, # Overwrite: a = c₁G, q = c₂G² (the old values are not read)
 ):
     "One pass of `a = b1*a + c1*G`, `q = b2*q + c2*G*G`, `G = g + l2*p`: the C++ kernel on the CPU, else foreach ops"
     if not ps: return
@@ -259,11 +259,11 @@ def _run_fused(kind, dev, rs, rows, aliases):
 
 def bsi_step(
     kind:str, # 'adam' or 'lamb'
-    recs:list, # `StepRecord`s of the parameters that take part in the step
+    recs:list, # StepRecords of the parameters that take part in the step
     decouple_wd:bool=True, # Adam: true weight decay or L2
-    compiled:bool|None=None, # Fused kernels: None when a device's tensors hold >= `COMPILE_MIN_NUMEL` values; True always; False never
+    compiled:bool|None=None, # Fused kernels: None when a device's tensors hold >= COMPILE_MIN_NUMEL values; True always; False never
     aliases:dict|None=None, # Cache of 1-D aliases for the compiled kernels, kept by the optimizer between steps
-) -> dict: # How many tensors took each path: `{'fused': n, 'foreach': n}`
+) -> dict: # How many tensors took each path: {'fused': n, 'foreach': n}
     "One `adam_bsi`/`lamb_bsi` step of the records `recs`: the fused kernels where they apply, else the foreach path"
     aliases = {} if aliases is None else aliases
     rows = {}                                    # one row per group, weight decay and step count

@@ -22,10 +22,10 @@ __all__ = ['fold_micro_grads', 'FlatMicroStats', 'inference_pass', 'MicroBatchGr
 
 # %% ../nbs/01_microbatch.ipynb #cb2154f6
 def fold_micro_grads(
-    grads:list, # One micro-batch's gradients $g_k$, a tensor per parameter
-    sums:list, # Running sums $a$, updated in place
-    sqr_sums:list, # Running sums of squares $q$, updated in place
-    n:int=1, # The micro-batch's number of samples $n_k$ (its weight)
+    grads:list, # One micro-batch's gradients gₖ, a tensor per parameter
+    sums:list, # Running sums a, updated in place
+    sqr_sums:list, # Running sums of squares q, updated in place
+    n:int=1, # The micro-batch's number of samples nₖ (its weight)
     first:bool=False, # Zero the sums first (the step's first micro-batch)
 ):
     "Add `n*g` to `sums` and `n*g*g` to `sqr_sums` for the micro-batch gradients `grads` (overwrite if `first`)"
@@ -71,7 +71,7 @@ class FlatMicroStats:
     def reduce(self,
         used:set|dict, # Parameters that got a gradient in this process during the step (or a weight for each)
         n:int, # This process's samples in the step
-        group=None, # `torch.distributed` process group (None: the default group)
+        group=None, # torch.distributed process group (None: the default group)
     ):
         "Sum the buffer over the processes of `group` with one `all_reduce` and `unpack` it"
         self.pack(used, n)
@@ -121,7 +121,7 @@ class MicroBatchGrads(Callback):
     def __init__(self,
         micro_bs:int|None=None, # Split mode: samples per micro-batch; must divide the DataLoader batch size
         n_acc:int|None=None, # Accumulate mode: DataLoader batches per optimizer step (each one micro-batch, or split in one pass)
-        fold:bool=False, # Fold each micro-batch gradient straight into the moments of `adam_bsi`/`lamb_bsi` (less memory)
+        fold:bool=False, # Fold each micro-batch gradient straight into the moments of adam_bsi/lamb_bsi (less memory)
         one_pass:bool|str=False, # Split mode: the statistics from one forward/backward pass (True, or 'auto': the loop where a layer has no rule)
     ):
         if one_pass not in (True, False, 'auto'): raise ValueError(f"`one_pass` must be True, False or 'auto', got {one_pass!r}")
@@ -366,14 +366,14 @@ class MicroBatchGrads(Callback):
 # %% ../nbs/01_microbatch.ipynb #2056c77f
 def fold_into_moments(
     ps:list, # Parameters (their values enter only with L2 regularisation)
-    grads:list, # Their gradients $g_k$ on one micro-batch
-    ms:list, # First moments $m$, updated in place
-    vs:list, # Second moments $v$, updated in place
-    mom:float, # $\beta_1$
-    sqr_mom:float, # $\beta_2$
-    w:float, # The micro-batch's weight $w_k = n_k/N$ in the step
-    l2:float=0., # L2 coefficient $\lambda$ added to each micro-batch gradient (0: none)
-    first:bool=False, # First micro-batch of the step: decay the moments by $\beta_1$, $\beta_2$ first
+    grads:list, # Their gradients gₖ on one micro-batch
+    ms:list, # First moments m, updated in place
+    vs:list, # Second moments v, updated in place
+    mom:float, # β₁
+    sqr_mom:float, # β₂
+    w:float, # The micro-batch's weight wₖ = nₖ/N in the step
+    l2:float=0., # L2 coefficient λ added to each micro-batch gradient (0: none)
+    first:bool=False, # First micro-batch of the step: decay the moments by β₁, β₂ first
 ):
     "Fold one micro-batch's gradients into Adam's moments: `m += (1-mom)*w*g`, `v += (1-sqr_mom)*w*g*g` (decayed if `first`)"
     b1,b2 = (mom,sqr_mom) if first else (1.,1.)
@@ -382,14 +382,14 @@ def fold_into_moments(
 
 def fold_sums(
     p:Tensor, # Parameter (its value enters only with L2 regularisation)
-    g:Tensor, # The batch's mean gradient $\bar g = \sum_k n_k g_k / B$
-    sq:Tensor, # $\sum_k n_k g_k^2$ over the batch's micro-batches (from `fastai_bsi.one_pass`)
+    g:Tensor, # The batch's mean gradient ḡ = Σₖ nₖgₖ / B
+    sq:Tensor, # Σₖ nₖgₖ² over the batch's micro-batches (from fastai_bsi.one_pass)
     m:Tensor, # First moment, updated in place
     v:Tensor, # Second moment, updated in place
-    mom:float, sqr_mom:float, # $\beta_1$, $\beta_2$
-    w:float, # The batch's weight $\sum_k w_k = B/N$ in the step
-    fw:float, # The weight of one sample, $1/N$
-    l2:float=0., # L2 coefficient $\lambda$ (0: none)
+    mom:float, sqr_mom:float, # β₁, β₂
+    w:float, # The batch's weight Σₖ wₖ = B/N in the step
+    fw:float, # The weight of one sample, 1/N
+    l2:float=0., # L2 coefficient λ (0: none)
     first:bool=False, # First fold of the step: decay the moments first
 ):
     "Fold a whole batch of micro-batches at once: `m += (1-mom)*sum_k w_k G_k`, `v += (1-sqr_mom)*sum_k w_k G_k^2`"

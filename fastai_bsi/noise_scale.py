@@ -17,10 +17,10 @@ __all__ = ['noise_estimates', 'pooled_noise_estimates', 'simple_noise_scale', 'G
 
 # %% ../nbs/01b_noise_scale.ipynb #9a000005
 def noise_estimates(
-    P, # $P=|\bar g|^2$: squared norm of the step's mean gradient over its $N$ samples
-    Q, # $Q=\sum_k \frac{n_k}{N}|g_k|^2$: mean squared norm of the micro-batch gradients, weighted by their sizes
-    kappa:int, # $\kappa$: micro-batches in the step (at least 2)
-    n:int, # $N$: samples in the step
+    P, # P = |ḡ|²: squared norm of the step's mean gradient over its N samples
+    Q, # Q = Σₖ (nₖ/N)|gₖ|²: mean squared norm of the micro-batch gradients, weighted by their sizes
+    kappa:int, # κ: micro-batches in the step (at least 2)
+    n:int, # N: samples in the step
 ):
     "Unbiased estimates `(g2, trace)` of $|G|^2$ and $\\mathrm{tr}(\\Sigma)$ from one step's `P` and `Q` (floats or tensors)"
     _check_int(kappa, 'kappa', 2); _check_int(n, 'n', kappa)
@@ -32,11 +32,11 @@ def _check_int(v, name, lo):
 
 # %% ../nbs/01b_noise_scale.ipynb #9a00000b
 def pooled_noise_estimates(
-    cross, # $C=\sum_r\big(|S_r|^2-\sum_{k\in r}w_k^2|g_k|^2\big)$: $\sum w_jw_k\,g_j\cdot g_k$ over pairs $j\ne k$ of one process
-    pairs, # $D=\sum_r\big(W_r^2-\sum_{k\in r}w_k^2\big)$: $\sum w_jw_k$ over the same pairs (must be positive)
-    Q, # $Q=\sum_k w_k|g_k|^2\,/\sum_k w_k$, over all the micro-batches of all processes
-    kappa:int, # $\kappa$: micro-batches in the step, all processes together
-    n:int, # $N$: samples in the step, all processes together
+    cross, # C = Σᵣ (|Sᵣ|² - Σ over k in r of wₖ²|gₖ|²): Σ wⱼwₖ gⱼ·gₖ over pairs j ≠ k of one process
+    pairs, # D = Σᵣ (Wᵣ² - Σ over k in r of wₖ²): Σ wⱼwₖ over the same pairs (must be positive)
+    Q, # Q = Σₖ wₖ|gₖ|² / Σₖ wₖ, over all the micro-batches of all processes
+    kappa:int, # κ: micro-batches in the step, all processes together
+    n:int, # N: samples in the step, all processes together
 ):
     "Unbiased `(g2, trace)` when only micro-batches of the same process can be paired (fold mode under DDP)"
     _check_int(kappa, 'kappa', 2); _check_int(n, 'n', kappa)
@@ -46,8 +46,8 @@ def pooled_noise_estimates(
 
 # %% ../nbs/01b_noise_scale.ipynb #9a00000d
 def simple_noise_scale(
-    g2:float, # Estimate of $|G|^2$
-    trace:float, # Estimate of $\mathrm{tr}(\Sigma)$
+    g2:float, # Estimate of |G|²
+    trace:float, # Estimate of tr(Σ)
 ) -> float:
     "$B_\\text{simple}=\\mathrm{tr}(\\Sigma)/|G|^2$: `inf` when the estimate of $|G|^2$ is not positive (noise only), `nan` with no noise either"
     g2,trace = float(g2),float(trace)
@@ -65,8 +65,8 @@ class GradientNoiseScale(Callback):
     "Estimate $|G|^2$, $\\mathrm{tr}(\\Sigma)$ and the gradient noise scale $B_\\text{simple}$ at every step from `MicroBatchGrads`' statistics"
     order,run_valid = MicroBatchGrads.order+1,False
     def __init__(self,
-        beta:float=0.99, # Decay of the moving averages of $|G|^2$ and $\mathrm{tr}(\Sigma)$, per measured step (0: no smoothing)
-        every:int=1, # Measure one optimizer step in `every` (fewer passes over the weights, e.g. in fold mode)
+        beta:float=0.99, # Decay of the moving averages of |G|² and tr(Σ), per measured step (0: no smoothing)
+        every:int=1, # Measure one optimizer step out of this many (fewer passes over the weights, e.g. in fold mode)
     ):
         if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta < 1:
             raise ValueError(f"`beta` must be a number in [0, 1), got {beta!r}")
@@ -218,7 +218,7 @@ class GradientNoiseScale(Callback):
 
 # %% ../nbs/01b_noise_scale.ipynb #9a00001b
 def plot_gns(
-    history:list, # `GradientNoiseScale.history`: one dict per optimizer step
+    history:list, # GradientNoiseScale.history: one dict per optimizer step
     ax=None, # Matplotlib axes to draw on (None: a new figure)
     figsize:tuple=(6, 4), # Size of the new figure
 ):
@@ -237,7 +237,7 @@ def plot_gns(
 
 @patch
 def plot_noise_scale(self:Recorder,
-    **kwargs # Passed to `plot_noise_scale` (`ax`, `figsize`)
+    **kwargs # Passed to plot_noise_scale (ax, figsize)
 ):
     "Plot what `GradientNoiseScale` recorded in the last fit: $B_\\text{simple}$ against the batch size trained"
     return plot_gns(getattr(self, 'noise_scale', []), **kwargs)

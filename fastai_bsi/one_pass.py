@@ -112,7 +112,7 @@ def _why_not(m):
 
 def check_one_pass(
     model:nn.Module, # The model to train
-) -> list: # `(name, reason)` for each module the one pass cannot handle
+) -> list: # (name, reason) for each module the one pass cannot handle
     "The modules with trainable parameters of their own that have no one-pass rule, and why"
     bad = []
     for nm,m in model.named_modules():
@@ -128,7 +128,7 @@ class OnePassStats:
     "Hooks that give, after one backward pass over a batch of micro-batches, each parameter's $\\sum_k n_k g_k^2$ in `sq`"
     def __init__(self,
         model:nn.Module, # The model (every module with trainable parameters of its own needs a rule)
-        max_numel:int=2**24, # Values of the per-micro-batch sums $C_k$ held at once, per module
+        max_numel:int=2**24, # Values of the per-micro-batch sums Cₖ held at once, per module
         alive:Callable|None=None, # Whether the owner still wants statistics (a callback removed after an error does not)
     ):
         self.model,self.max_numel,self.alive = model,max_numel,alive or (lambda: True)

@@ -17,13 +17,13 @@ __all__ = ['beta2gamma', 'gamma2beta', 'check_hypers', 'average_micro_sqr_grad',
 
 # %% ../nbs/00_optimizer.ipynb #dd7d564e
 def beta2gamma(
-    beta:float|np.ndarray, # fastai's `mom` or `sqr_mom`
+    beta:float|np.ndarray, # fastai's mom or sqr_mom
 ):
     "The paper's $\\gamma = 1-\\beta$ for a fastai `mom`/`sqr_mom` $\\beta$ (works on numbers and arrays)"
     return 1 - beta
 
 def gamma2beta(
-    gamma:float|np.ndarray, # The paper's $\gamma_1$ or $\gamma_2$
+    gamma:float|np.ndarray, # The paper's γ₁ or γ₂
 ):
     "fastai's `mom`/`sqr_mom` $\\beta = 1-\\gamma$ for the paper's $\\gamma$"
     return 1 - gamma
@@ -41,7 +41,7 @@ _rules = dict(lr=(lambda v: v>=0, 'a number >= 0 (or a slice/array of them)'),
               max_trust=(lambda v: v>0, 'a number > 0'))
 
 def check_hypers(
-    **hypers # Values by name, of `lr`, `mom`, `sqr_mom`, `eps`, `wd`, `max_trust`
+    **hypers # Values by name, of lr, mom, sqr_mom, eps, wd, max_trust
 ):
     "Raise a `ValueError` naming the hyperparameter and its allowed values if one of `hypers` is out of range"
     for k,v in hypers.items():
@@ -62,11 +62,11 @@ def _check_missing(missing_stats):
         raise ValueError(f"`missing_stats` must be one of 'warn', 'error', 'ignore', got {missing_stats!r}")
 
 def average_micro_sqr_grad(
-    p:Tensor, # Parameter, with `p.grad` and (normally) `p.sqr_grad`
-    sqr_mom:float, # $\beta_2$
-    dampening:bool=True, # Weight the new value by $1-\beta_2$
+    p:Tensor, # Parameter, with p.grad and (normally) p.sqr_grad
+    sqr_mom:float, # β₂
+    dampening:bool=True, # Weight the new value by 1-β₂
     sqr_avg:Tensor|None=None, # The moving average so far (state)
-    missing_stats:str='warn', # Without `p.sqr_grad`: 'warn' (once), 'error' or 'ignore'
+    missing_stats:str='warn', # Without p.sqr_grad: 'warn' (once), 'error' or 'ignore'
     **kwargs
 ):
     "Keep in `sqr_avg` the moving average of the mean squared micro-batch gradient `p.sqr_grad` with `sqr_mom`"
@@ -83,9 +83,9 @@ average_micro_sqr_grad.defaults = dict(sqr_mom=0.99)
 
 # %% ../nbs/00_optimizer.ipynb #255bf928
 def micro_l2_reg(
-    p:Tensor, # Parameter, with `p.grad` and optionally `p.sqr_grad`
+    p:Tensor, # Parameter, with p.grad and optionally p.sqr_grad
     lr:float, # Learning rate (unused; steppers get every hyperparameter)
-    wd:float, # L2 coefficient $\lambda$
+    wd:float, # L2 coefficient λ
     do_wd:bool=True, # False for parameters excluded from weight decay
     **kwargs
 ):
@@ -106,15 +106,15 @@ def adam_bsi_cbs(decouple_wd:bool=True):
 # %% ../nbs/00_optimizer.ipynb #52ab9955
 def lamb_bsi_step(
     p:Tensor, # Parameter to update
-    lr:float, # Learning rate $\eta$
-    mom:float, # $\beta_1$, for the bias correction
+    lr:float, # Learning rate η
+    mom:float, # β₁, for the bias correction
     step:int, # Steps taken, this one included
-    sqr_mom:float, # $\beta_2$, for the bias correction
-    grad_avg:Tensor, # $m$
-    sqr_avg:Tensor, # $v$ (of the squared micro-batch gradients)
-    eps:float, # Added to $\sqrt{\hat v}$
-    wd:float=0., # Weight decay $\lambda$, inside the trust ratio
-    max_trust:float=10., # Cap on the trust ratio $q$
+    sqr_mom:float, # β₂, for the bias correction
+    grad_avg:Tensor, # m
+    sqr_avg:Tensor, # v (of the squared micro-batch gradients)
+    eps:float, # Added to √v̂
+    wd:float=0., # Weight decay λ, inside the trust ratio
+    max_trust:float=10., # Cap on the trust ratio q
     do_wd:bool=True, # False for parameters excluded from weight decay
     **kwargs
 ):
@@ -143,11 +143,11 @@ class BSIOptimizer(Optimizer):
     "fastai `Optimizer` running the `adam_bsi`/`lamb_bsi` step on whole groups of tensors (its `cbs` when `foreach=False`)"
     def __init__(self,
         params:Tensor|Iterable, # Model parameters
-        cbs:list, # The readable steppers (run when `foreach=False`)
+        cbs:list, # The readable steppers (run when foreach=False)
         kind:str='adam', # 'adam' or 'lamb'
-        decouple_wd:bool=True, # Adam: true weight decay or L2 (must match `cbs`)
+        decouple_wd:bool=True, # Adam: true weight decay or L2 (must match cbs)
         foreach:bool|None=None, # False: the readable steppers; None or True: the grouped fast path
-        compiled:bool|None=None, # Fused kernels: None when a device's tensors hold >= `COMPILE_MIN_NUMEL` values; True always
+        compiled:bool|None=None, # Fused kernels: None when a device's tensors hold >= COMPILE_MIN_NUMEL values; True always
         **defaults # Hyper-parameters
     ):
         if kind not in ('adam', 'lamb'): raise ValueError(f"`kind` must be one of ['adam', 'lamb'], got {kind!r}")
@@ -169,7 +169,7 @@ class BSIOptimizer(Optimizer):
         return super().state_dict()
 
     def load_state_dict(self,
-        sd:dict, # What `state_dict` returned: per-parameter state and hyper-parameters
+        sd:dict, # What state_dict returned: per-parameter state and hyper-parameters
     ):
         "Load a state dict saved by this optimizer or by its readable path (the layout is the same)"
         super().load_state_dict(sd); self._alias = {}
@@ -214,14 +214,14 @@ class BSIOptimizer(Optimizer):
 def adam_bsi(
     params:Tensor|Iterable, # Model parameters
     lr:float|slice, # Default learning rate
-    mom:float=0.9, # Gradient moving average ($\beta_1$) coefficient
-    sqr_mom:float=0.99, # Moving average ($\beta_2$) coefficient of the squared micro-batch gradients
+    mom:float=0.9, # Gradient moving average (β₁) coefficient
+    sqr_mom:float=0.99, # Moving average (β₂) coefficient of the squared micro-batch gradients
     eps:float=1e-5, # Added for numerical stability
     wd:Real=0.01, # Optional weight decay (true or L2)
     decouple_wd:bool=True, # Apply true weight decay (AdamW) or L2 regularization (Adam)
-    missing_stats:str='warn', # When `p.sqr_grad` is missing: 'warn' (once), 'error' or 'ignore'
+    missing_stats:str='warn', # When p.sqr_grad is missing: 'warn' (once), 'error' or 'ignore'
     foreach:bool|None=None, # False: the readable per-parameter steppers; None/True: the grouped fast path
-    compiled:bool|None=None, # Fast path: fused kernels (None: where a device holds >= `COMPILE_MIN_NUMEL` values; False: never)
+    compiled:bool|None=None, # Fast path: fused kernels (None: where a device holds >= COMPILE_MIN_NUMEL values; False: never)
 ) -> Optimizer:
     "Batch size invariant Adam/AdamW (Wang & Aitchison, Algorithm 3) as a fastai `Optimizer`"
     check_hypers(lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd); _check_missing(missing_stats)
@@ -232,14 +232,14 @@ def adam_bsi(
 def lamb_bsi(
     params:Tensor|Iterable, # Model parameters
     lr:float|slice, # Default learning rate
-    mom:float=0.9, # Gradient moving average ($\beta_1$) coefficient
-    sqr_mom:float=0.99, # Moving average ($\beta_2$) coefficient of the squared micro-batch gradients
+    mom:float=0.9, # Gradient moving average (β₁) coefficient
+    sqr_mom:float=0.99, # Moving average (β₂) coefficient of the squared micro-batch gradients
     eps:float=1e-5, # Added for numerical stability
     wd:Real=0., # Weight decay, added to the direction inside the trust ratio
-    max_trust:float=10., # Cap on the trust ratio $\|w\|/\|s\|$
-    missing_stats:str='warn', # When `p.sqr_grad` is missing: 'warn' (once), 'error' or 'ignore'
+    max_trust:float=10., # Cap on the trust ratio ‖w‖/‖s‖
+    missing_stats:str='warn', # When p.sqr_grad is missing: 'warn' (once), 'error' or 'ignore'
     foreach:bool|None=None, # False: the readable per-parameter steppers; None/True: the grouped fast path
-    compiled:bool|None=None, # Fast path: fused kernels (None: where a device holds >= `COMPILE_MIN_NUMEL` values; False: never)
+    compiled:bool|None=None, # Fast path: fused kernels (None: where a device holds >= COMPILE_MIN_NUMEL values; False: never)
 ) -> Optimizer:
     "Batch size invariant LAMB (the blog's four steps with the invariant second moment) as a fastai `Optimizer`"
     check_hypers(lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, max_trust=max_trust); _check_missing(missing_stats)

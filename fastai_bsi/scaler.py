@@ -42,8 +42,8 @@ def _check_pos(v, name):
 # %% ../nbs/02_scaler.ipynb #8f7501f2
 def scale_lr(
     lr, # Learning rate(s): a number, or one per parameter group
-    k:float, # Batch size ratio `bs/ref_bs` (times any offset)
-    rule:str='linear' # 'linear' ($\eta k$), 'sqrt' ($\eta\sqrt{k}$) or 'none'
+    k:float, # Batch size ratio bs/ref_bs (times any offset)
+    rule:str='linear' # 'linear' (η·k), 'sqrt' (η·√k) or 'none'
 ):
     "Scale the learning rate `lr` tuned at `ref_bs` for a batch size `k*ref_bs`"
     _check_rule(rule, lr_rules, 'lr rule'); _check_pos(k, 'k')
@@ -52,9 +52,9 @@ def scale_lr(
 
 # %% ../nbs/02_scaler.ipynb #617678e2
 def scale_mom(
-    beta, # Moving average coefficient(s) (`mom`, `sqr_mom`): a number or one per parameter group
-    k:float, # Batch size ratio `bs/ref_bs` (times any offset)
-    rule:str='pow', # 'pow' ($\beta^k$), 'linear' ($1-k(1-\beta)$) or 'none'
+    beta, # Moving average coefficient(s) (mom, sqr_mom): a number or one per parameter group
+    k:float, # Batch size ratio bs/ref_bs (times any offset)
+    rule:str='pow', # 'pow' (βᵏ), 'linear' (1-k(1-β)) or 'none'
     name:str='mom' # Name of the hyper-parameter, for error messages
 ):
     "Scale the moving average coefficient `beta` tuned at `ref_bs` for a batch size `k*ref_bs`"
@@ -71,8 +71,8 @@ def scale_mom(
 # %% ../nbs/02_scaler.ipynb #c927ae36
 def scale_wd(
     wd, # Weight decay(s): a number or one per parameter group
-    k:float, # Batch size ratio `bs/ref_bs` (times any offset)
-    rule:str='none' # 'none' (decoupled decay already scales with `lr`) or 'linear' ($\lambda k$)
+    k:float, # Batch size ratio bs/ref_bs (times any offset)
+    rule:str='none' # 'none' (decoupled decay already scales with lr) or 'linear' (λ·k)
 ):
     "Scale the weight decay `wd` tuned at `ref_bs` for a batch size `k*ref_bs`"
     _check_rule(rule, wd_rules, 'wd rule'); _check_pos(k, 'k')
@@ -80,8 +80,8 @@ def scale_wd(
 
 # %% ../nbs/02_scaler.ipynb #0254ada5
 def scale_bn_mom(
-    m:float, # PyTorch batch norm `momentum` (weight of the new batch, $1-\beta$)
-    k:float, # Ratio of the forward batch size to `ref_bs` (times any offset)
+    m:float, # PyTorch batch norm momentum (weight of the new batch, 1-β)
+    k:float, # Ratio of the forward batch size to ref_bs (times any offset)
     rule:str='pow' # A momentum rule: 'pow', 'linear' or 'none'
 ):
     "Scale a batch norm `momentum` the way `scale_mom` scales $\\beta = 1-m$"
@@ -104,7 +104,7 @@ def _bs_parts(learn):
     return bs, n_acc, max(num_distrib(), 1)
 
 def effective_bs(
-    learn:Learner # Its training DataLoader's batch size, `GradientAccumulation`/micro-batch callbacks and world size count
+    learn:Learner # Its training DataLoader's batch size, GradientAccumulation/micro-batch callbacks and world size count
 ) -> int:
     "Number of samples per optimizer step of `learn` (batch size x accumulation x processes)"
     bs, n_acc, world = _bs_parts(learn)
@@ -158,17 +158,17 @@ class BatchSizeScaler(Callback):
         ref_bs:int, # Batch size the hyper-parameters were tuned at
         lr_rule:str='linear', # 'linear' (lr*k), 'sqrt' (lr*sqrt(k)) or 'none'
         mom_rule:str='pow', # 'pow' (mom**k), 'linear' (1-k*(1-mom)) or 'none'
-        sqr_mom_rule:str='pow', # Same choices as `mom_rule`, for `sqr_mom`
+        sqr_mom_rule:str='pow', # Same choices as mom_rule, for sqr_mom
         wd_rule:str='none', # 'none' or 'linear' (wd*k)
         bn_rule:str='none', # Momentum rule for batch norm running statistics; 'none' leaves them alone
-        lr_offset:float=1., # Multiplier of k for `lr`
-        mom_offset:float=1., # Multiplier of k for `mom`
-        sqr_mom_offset:float=1., # Multiplier of k for `sqr_mom`
-        wd_offset:float=1., # Multiplier of k for `wd`
+        lr_offset:float=1., # Multiplier of k for lr
+        mom_offset:float=1., # Multiplier of k for mom
+        sqr_mom_offset:float=1., # Multiplier of k for sqr_mom
+        wd_offset:float=1., # Multiplier of k for wd
         bn_offset:float=1., # Multiplier of k for batch norm momentum
-        bs:int|None=None, # Samples per optimizer step; `None`: found from the `Learner` (see `effective_bs`)
+        bs:int|None=None, # Samples per optimizer step; None: found from the Learner (see effective_bs)
         per_step:bool=False, # Scale every step by its actual batch size instead
-        verbose:bool=True # Print what was done at `before_fit`
+        verbose:bool=True # Print what was done at before_fit
     ):
         _check_pos(ref_bs, 'ref_bs')
         if bs is not None: _check_pos(bs, 'bs')

@@ -13,7 +13,10 @@
 # Usage: bash tools/docs_preview.sh [--quick]    (--quick: reuse _proc/ for notebooks unchanged since last time)
 # Needs: Python with the project installed ("pip install -e .[dev]"), Chromium (apt-get install chromium), npm (for
 # MathJax, once; or MATHJAX_DIR=/path/to/MathJax-2.7.x). nbconvert is pip-installed if missing.
-# Exit status non-zero if nbdev-proc-nbs fails on any notebook, rendering fails, or a page's maths does not render.
+#   Between 2 and 3, tools/check_links.py: every internal link of the rendered pages (href to a page of the site,
+#   with or without #anchor, and image src) must lead to a file in the output folder, and an anchor to an id there.
+# Exit status non-zero if nbdev-proc-nbs fails on any notebook or warns about a cell that mixes imports with other
+# code, rendering fails, an internal link or image is broken, or a page's maths does not render.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,7 +24,10 @@ OUT=${DOCS_PREVIEW_OUT:-_docs_preview}
 SHOTS=${DOCS_PREVIEW_PAGES:-"index.ipynb 00_optimizer.ipynb 02_scaler.ipynb 06_paper_protocol.ipynb"}
 OPTIONAL="which_rule.ipynb"          # listed in nbs/sidebar.yml, may not be written yet
 QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
+# Warnings stay visible (nbdev's among them, checked below); only torch's deprecation of torch.jit.script, which
+# fastai triggers on import, is silenced. Later entries of PYTHONWARNINGS take precedence over the caller's.
+export PYTHONWARNINGS="${PYTHONWARNINGS:+$PYTHONWARNINGS,}ignore:\`torch.jit.script\` is deprecated:FutureWarning"
 start=$(date +%s)
 say() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 fail=0
@@ -78,14 +84,25 @@ if [ $proc_rc -ne 0 ]; then
   cp "$TMP/sidebar.yml" nbs/sidebar.yml; cp "$TMP/sidebar.yml" _proc/sidebar.yml 2>/dev/null
   fail=1
 fi
+# nbdev executes every cell with an import while processing; one that mixes imports with other code runs that code
+# too (and warns). Fail, and show the cells, so that the imports are moved to a cell of their own.
 if grep -q 'Found cells containing imports and other code' "$LOG"; then
-  echo "note: nbdev executed some cells that mix imports with other code while processing (see the log's UserWarnings)"
+  echo "FAILED: nbdev found cells that mix imports with other code (it runs them while processing; put the imports in"
+  echo "a cell of their own). The cells, from $LOG:"
+  # each warning: 'UserWarning: Found cells ...', then the cell between two '---' lines; print each cell once
+  awk '/UserWarning: Found cells containing imports and other code/{on=1; n=0; cell=""; next}
+       on && /^---$/{if (++n == 2) {on=0; if (!(cell in seen)) {seen[cell]=1; printf "%s    ---\n", cell}}; next}
+       on {cell = cell "    " $0 "\n"}' "$LOG"
+  fail=1
 fi
 echo "processed: $(ls _proc/*.ipynb 2>/dev/null | wc -l) notebooks; failed:${failed_nbs:- none}"
 
 say "render _proc/*.ipynb -> $OUT/*.html"
 ln -s "$MJ" "$OUT/mathjax"
 python tools/docs_render.py --proc _proc --nbs nbs --out "$OUT" --optional "$OPTIONAL" || { echo "rendering failed"; fail=1; }
+
+say "internal links and images of $OUT/*.html"
+python tools/check_links.py "$OUT" || { echo "FAILED: broken internal links or images (above)"; fail=1; }
 
 say "headless Chromium: screenshots and maths check"
 PORT=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -5,7 +5,8 @@ Approximates what Quarto does with the same files: front matter becomes the page
 dropped, links to the published site become relative, the sidebar comes from `nbs/sidebar.yml`, and the files
 Quarto would copy into the site are copied too: the `project: resources:` globs of `nbs/_quarto.yml` and every image
 that a markdown cell links to (looked up in the processed folder, as Quarto does in its project). Maths is left to
-MathJax (served locally, see `--mathjax`). Each page gets a small script that, once MathJax is done, records the page
+MathJax (served locally, see `--mathjax`). Headings also get the ids Quarto would give them (Pandoc's), which
+nbdev's links to `show_doc` headings (`page.html#batchsizescaler`) use. Each page gets a small script that, once MathJax is done, records the page
 height and where its images are and whether they loaded (`data-bsi-*` attributes, read by `docs_preview.sh`).
 Exits non-zero if a notebook fails to render or a page links to an image that is not there."""
 import argparse, html, re, shutil, sys, traceback
@@ -132,6 +133,32 @@ window.addEventListener('load', function () {
 </script>"""
 
 
+_re_heading = re.compile(r'<h([1-6])(\s[^>]*)?>(.*?)</h\1>', re.S)
+_re_id = re.compile(r'\sid=["\']([^"\']*)["\']')
+
+def pandoc_id(text):
+    "The identifier Pandoc (so Quarto) gives a heading with this text; nbdev's links to `show_doc` headings use it"
+    s = ''.join(c for c in text if c.isalnum() or c in '_-. \t\n')
+    s = re.sub(r'\s+', '-', s.strip()).lower()
+    s = re.sub(r'^[^a-z]+', '', s)   # pandoc drops everything before the first letter
+    return s or 'section'
+
+
+def add_quarto_ids(body):
+    "Give each heading the id Quarto would (an empty `<span id>` first inside it) where nbconvert's id differs"
+    used, seen = set(_re_id.findall(body)), {}
+    def sub(m):
+        lvl, attrs, inner = m.group(1), m.group(2) or '', m.group(3)
+        text = html.unescape(re.sub(r'<[^>]+>', '', re.sub(r'<a class="anchor-link".*?</a>', '', inner, flags=re.S)))
+        pid = pandoc_id(text)
+        n = seen.get(pid, 0); seen[pid] = n + 1
+        if n: pid = f'{pid}-{n}'   # pandoc numbers repeated headings
+        if pid in used: return m.group(0)
+        used.add(pid)
+        return f'<h{lvl}{attrs}><span id="{html.escape(pid)}"></span>{inner}</h{lvl}>'
+    return _re_heading.sub(sub, body)
+
+
 def out_name(nb_path, fm): return fm.get('output-file') or nb_path.stem + '.html'
 
 
@@ -204,6 +231,7 @@ def main():
             fname = pages[name][0]
             nav, missing = sidebar_html(sidebar, pages, fname, site_title)
             title = html.escape(f"{pages[name][1]} – {site_title}")
+            body = add_quarto_ids(body)
             body = re.sub(r'<title>.*?</title>', f'<title>{title}</title>', body, count=1, flags=re.S)
             body = body.replace('</head>', f'<link rel="stylesheet" href="styles.css">\n{CSS}\n{MEASURE_JS}\n</head>', 1)
             body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + nav, body, count=1)
