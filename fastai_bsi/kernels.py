@@ -6,7 +6,7 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/kernels.html.md"""
 
 # %% ../nbs/01a_kernels.ipynb #0636b4dc
 from __future__ import annotations
-import warnings, os, contextlib, hashlib, importlib.resources
+import warnings, os, contextlib, hashlib, importlib.resources, logging
 from pathlib import Path
 from typing import NamedTuple
 from fastai.basics import *
@@ -75,7 +75,10 @@ def _row(kind, hyper, wd, step, decouple_wd=True):
 def _cpp_kernels():
     "The C++ kernels of `kernels.cpp`, built on first use (cached by `torch.utils.cpp_extension` per source and CPU capability)"
     if 'cpp' not in _compiled_fns:
-        from torch.utils.cpp_extension import load
+        lg = logging.getLogger('torch.utils.cpp_extension'); lvl = lg.level
+        lg.setLevel(logging.ERROR)      # its import warns "No CUDA runtime is found" on a CUDA build without a GPU: not ours to show
+        try: from torch.utils.cpp_extension import load
+        finally: lg.setLevel(lvl)
         src = importlib.resources.files('fastai_bsi')/'kernels.cpp'
         cap = torch.backends.cpu.get_cpu_capability()
         isa = {'AVX512': ['-mavx512f', '-mavx512dq', '-mavx512bw', '-mavx512vl', '-mfma'], 'AVX2': ['-mavx2', '-mfma']}

@@ -10,7 +10,9 @@
 #      without errors and that every image loaded, and screenshots: _docs_preview/NAME.png (the top of the page, as a
 #      1280x2000 window shows it), NAME_full.png (the whole page) and NAME_img1.png, NAME_img2.png, ... (the page
 #      around each of its first images: plots and figures, which sit far below the top of the page).
-# Usage: bash tools/docs_preview.sh [--quick]    (--quick: reuse _proc/ for notebooks unchanged since last time)
+# Usage: bash tools/docs_preview.sh [--quick] [--check]
+#   --quick: reuse _proc/ for notebooks unchanged since last time
+#   --check: what CI runs (.ci/run): steps 1 and 2 and the link check, without Chromium, MathJax or screenshots
 # Needs: Python with the project installed ("pip install -e .[dev]"), Chromium (apt-get install chromium), npm (for
 # MathJax, once; or MATHJAX_DIR=/path/to/MathJax-2.7.x). nbconvert is pip-installed if missing.
 #   Between 2 and 3, tools/check_links.py: every internal link of the rendered pages (href to a page of the site,
@@ -23,7 +25,8 @@ ROOT=$PWD
 OUT=${DOCS_PREVIEW_OUT:-_docs_preview}
 SHOTS=${DOCS_PREVIEW_PAGES:-"index.ipynb 00_optimizer.ipynb 02_scaler.ipynb 06_paper_protocol.ipynb"}
 OPTIONAL="which_rule.ipynb"          # listed in nbs/sidebar.yml, may not be written yet
-QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
+QUICK=0; CHECK=0
+for a in "$@"; do case $a in --quick) QUICK=1;; --check) CHECK=1;; *) echo "usage: bash tools/docs_preview.sh [--quick] [--check]"; exit 2;; esac; done
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 # Warnings stay visible (nbdev's among them, checked below); only torch's deprecation of torch.jit.script, which
 # fastai triggers on import, is silenced. Later entries of PYTHONWARNINGS take precedence over the caller's.
@@ -43,9 +46,10 @@ cleanup() {
 trap cleanup EXIT
 
 say "prerequisites"
+python -c "import nbconvert" 2>/dev/null || python -m pip install -q nbconvert || { echo "could not install nbconvert"; exit 1; }
+if [ $CHECK = 0 ]; then
 CHROME=${CHROME:-$(command -v chromium || command -v chromium-browser || command -v google-chrome || command -v google-chrome-stable || true)}
 [ -n "$CHROME" ] || { echo "Chromium not found: apt-get install -y chromium (or set CHROME=/path/to/chrome)"; exit 1; }
-python -c "import nbconvert" 2>/dev/null || python -m pip install -q nbconvert || { echo "could not install nbconvert"; exit 1; }
 MJ=${MATHJAX_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fastai_bsi_docs/mathjax/node_modules/mathjax}
 if [ ! -f "$MJ/MathJax.js" ]; then
   command -v npm >/dev/null || { echo "npm not found: install npm, or set MATHJAX_DIR to a MathJax 2.7 folder"; exit 1; }
@@ -53,6 +57,7 @@ if [ ! -f "$MJ/MathJax.js" ]; then
   npm install --prefix "$prefix" --no-save --no-audit --no-fund --loglevel=error mathjax@2.7.7 || { echo "npm install mathjax failed"; exit 1; }
 fi
 echo "chromium: $("$CHROME" --version 2>/dev/null)   nbconvert: $(python -c 'import nbconvert;print(nbconvert.__version__)')   MathJax: $MJ"
+fi
 
 say "nbdev-proc-nbs (every notebook -> _proc/)"
 rm -rf "$OUT"; mkdir -p "$OUT"; LOG=$OUT/proc.log
@@ -98,11 +103,17 @@ fi
 echo "processed: $(ls _proc/*.ipynb 2>/dev/null | wc -l) notebooks; failed:${failed_nbs:- none}"
 
 say "render _proc/*.ipynb -> $OUT/*.html"
-ln -s "$MJ" "$OUT/mathjax"
+[ $CHECK = 0 ] && ln -s "$MJ" "$OUT/mathjax"
 python tools/docs_render.py --proc _proc --nbs nbs --out "$OUT" --optional "$OPTIONAL" || { echo "rendering failed"; fail=1; }
 
 say "internal links and images of $OUT/*.html"
 python tools/check_links.py "$OUT" || { echo "FAILED: broken internal links or images (above)"; fail=1; }
+
+if [ $CHECK = 1 ]; then
+  say "done (--check: no screenshots)"
+  [ $fail -eq 0 ] && echo "docs check: OK" || echo "docs check: FAILED"
+  exit $fail
+fi
 
 say "headless Chromium: screenshots and maths check"
 PORT=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
