@@ -1,4 +1,4 @@
-"""Everything public, in one import: `from fastai_bsi.all import *`
+"""The library's API in one import, `from fastai_bsi.all import *`: the optimizers, the callbacks, the scaler's rules, the noise scale
 
 Docs: https://fastai-bsi.github.io/fastai_bsi/all.html.md"""
 
@@ -11,9 +11,7 @@ __all__ = []
 from .optimizer import *
 from .microbatch import *
 from .noise_scale import *
-from .data import *
 from .scaler import *
 from .distributed import *
-from .experiments import *
-from . import optimizer as _opt, microbatch as _mb, noise_scale as _ns, data as _data, scaler as _sc, distributed as _dist, experiments as _exp
-__all__ = _opt.__all__ + _mb.__all__ + _ns.__all__ + _data.__all__ + _sc.__all__ + _dist.__all__ + _exp.__all__
+from . import optimizer as _opt, microbatch as _mb, noise_scale as _ns, scaler as _sc, distributed as _dist
+__all__ = _opt.__all__ + _mb.__all__ + _ns.__all__ + _sc.__all__ + _dist.__all__

@@ -36,7 +36,7 @@ def check_bsi_distrib(
     "Raise if `learn` trains a batch size invariant optimizer on several processes without `MicroBatchGrads`"
     if world_size() <= 1 or not is_bsi_opt(learn.opt): return
     if any(isinstance(cb, MicroBatchGrads) for cb in learn.cbs): return
-    if all(h.get('missing_stats') == 'ignore' for h in learn.opt.hypers): return
+    if getattr(learn.opt, 'missing_stats', None) == 'ignore': return
     raise RuntimeError(f"A batch size invariant optimizer is trained on {world_size()} processes without "
         "`MicroBatchGrads`: DDP would average the gradients and the optimizer would square that average, which is "
         "plain Adam/LAMB on the whole batch. Add `MicroBatchGrads(n_acc=1)` (each process's batch is one "

@@ -8,12 +8,12 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/microbatch.html.md"""
 from __future__ import annotations
 from fastai.basics import *
 from fastai.callback.fp16 import MixedPrecision
-from fastai.callback.training import GradientClip
+from fastai.callback.training import GradientClip, GradientAccumulation
 from fastai.callback.mixup import MixHandler
 from .optimizer import *
 from .kernels import fold_pass
 from .one_pass import OnePassStats, check_one_pass
-import functools, contextlib
+import functools, contextlib, math
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
@@ -145,6 +145,8 @@ class MicroBatchGrads(Callback):
         "Check `micro_bs` against the batch size, reset the buffers, find `GradientClip`, patch `_do_one_batch` in split mode"
         if inference_pass(self.learn): return
         bs = getattr(self.dls.train, 'bs', None)
+        self._refuse_grad_acc(bs)
+        self._warn_unread()
         if self.split and bs: _check_micro_bs(bs, self.micro_bs)       # fail now, not at the first batch
         if self.split and any(isinstance(cb, MixHandler) for cb in self.learn.cbs):
             raise ValueError("`MicroBatchGrads(micro_bs=...)` cannot split batches mixed by MixUp/CutMix (their loss needs the "
@@ -163,6 +165,26 @@ class MicroBatchGrads(Callback):
             if self.n_acc > 1: raise ValueError("`one_pass='auto'` fell back to the loop of micro-batch passes, which cannot "
                                                 "also accumulate `n_acc` batches: use `micro_bs` or `n_acc` alone")
             self._patch_do_one_batch()                                  # instance attribute, removed in after_fit
+
+    def _refuse_grad_acc(self, bs):
+        "fastai's `GradientAccumulation` adds gradients over batches behind the statistics' back: refuse it, naming what does the same"
+        ga = first(cb for cb in self.learn.cbs if isinstance(cb, GradientAccumulation))
+        if ga is None: return
+        n = math.ceil(ga.n_acc/bs) if bs else None
+        k = f"n_acc={n}" if n else "n_acc=..."
+        raise ValueError(f"`GradientAccumulation({ga.n_acc})` cannot be combined with `MicroBatchGrads`: it sums gradients over "
+            f"several batches, which the micro-batch statistics do not see, so the optimizer would step on a wrong gradient. "
+            f"Remove it and let `MicroBatchGrads` accumulate: `MicroBatchGrads({k})` (each batch one micro-batch), or "
+            f"`MicroBatchGrads(micro_bs=..., {k}, one_pass=True)` (each batch split into micro-batches).")
+
+    def _warn_unread(self):
+        "Warn when nothing reads the statistics: an optimizer other than `adam_bsi`/`lamb_bsi`, and no callback that reads them"
+        opt = self.learn.opt
+        if isinstance(opt, BSIOptimizer) or any(getattr(cb, 'func', cb) is average_micro_sqr_grad for cb in getattr(opt, 'cbs', [])): return
+        if any(getattr(cb, 'reads_micro_batch_stats', False) for cb in self.learn.cbs): return     # `GradientNoiseScale`
+        warnings.warn(f"`MicroBatchGrads` computes micro-batch statistics (`p.sqr_grad`) that nothing reads: the optimizer "
+            f"({type(opt).__name__} of {getattr(self.learn.opt_func, '__name__', self.learn.opt_func)!r}) ignores them. Use "
+            f"`opt_func=adam_bsi` or `lamb_bsi`, or remove `MicroBatchGrads` (or add `GradientNoiseScale`, which reads them).", BSIWarning)
 
     def _start_one_pass(self):
         "One pass: hook the model's layers, or (`'auto'`, a layer without a rule) warn and keep the loop"
@@ -430,7 +452,7 @@ def before_backward(self:MicroBatchGrads):
     if self.count==0:
         self.step_ps,self.fold_wp = set(),{}
         N = self.batch_n if self.split and self.n_acc==1 else self.n_acc*(getattr(self.dls.train, 'bs', None) or n)
-        self.fold_w,l2 = 1/(N*self.world),(0. if self.opt.decouple_wd else 1.)
+        self.fold_w,l2 = 1/(N*self.world),(1. if self.opt.decouple_wd is False else 0.)
         self.fold_h = [(float(h['mom']), float(h['sqr_mom']), l2*float(h['wd']), h.get('do_wd')) for h in self.opt.hypers]
         if self.flat is not None: self._scale_moments(lambda b: b/self.world)
     self.fold_n,self._folding,self._mb_folded = n,True,False
@@ -510,7 +532,7 @@ def _end_fold_step(self:MicroBatchGrads):
 @patch
 def _l2_rest(self:MicroBatchGrads):
     "L2: the micro-batches in which a parameter got no gradient still add $\\lambda w$ to its gradient (0 + $\\lambda w$)"
-    if self.opt.decouple_wd: return
+    if self.opt.decouple_wd is not False: return                   # (LAMB's None: weight decay inside the trust ratio)
     W = self.n_seen*self.fold_w                                     # the step's total weight (1 for a whole step)
     with torch.no_grad():
         for p in self.step_ps:

@@ -11,6 +11,7 @@ from fastai.basics import *
 import torch.distributed as dist
 from .optimizer import BSIWarning
 from .microbatch import MicroBatchGrads, inference_pass
+from fastai.metrics import ValueMetric
 
 # %% auto #0
 __all__ = ['noise_estimates', 'pooled_noise_estimates', 'simple_noise_scale', 'GradientNoiseScale', 'plot_gns']
@@ -64,6 +65,7 @@ _fold_ddp_msg = ("GradientNoiseScale in fold mode under DDP pairs the micro-batc
 class GradientNoiseScale(Callback):
     "Estimate $|G|^2$, $\\mathrm{tr}(\\Sigma)$ and the gradient noise scale $B_\\text{simple}$ at every step from `MicroBatchGrads`' statistics"
     order,run_valid = MicroBatchGrads.order+1,False
+    reads_micro_batch_stats = True    # `MicroBatchGrads` does not warn that nothing reads its statistics
     def __init__(self,
         beta:float=0.99, # Decay of the moving averages of |G|² and tr(Σ), per measured step (0: no smoothing)
         every:int=1, # Measure one optimizer step out of this many (fewer passes over the weights, e.g. in fold mode)
@@ -78,17 +80,32 @@ class GradientNoiseScale(Callback):
     def before_fit(self):
         "Find `MicroBatchGrads`, start a new `history` (also `learn.recorder.noise_scale`); in fold mode, listen to its gradients"
         if inference_pass(self.learn): return                   # get_preds, predict, validate: keep the fit's history
-        self._unlisten()                                          # a previous fit that ended in an error
+        self._unlisten(); self._drop_column()                     # a previous fit that ended in an error
         self.history,self._pending,self._ema,self._t,self._warned,self._steps = [],[],[0.,0.],0,False,0
         self._start_step()
         rec = getattr(self.learn, 'recorder', None)
-        if rec is not None: rec.noise_scale = self.history
+        if rec is not None: rec.noise_scale = self.history; self._add_column()
         self.mbg = first(cb for cb in self.learn.cbs if isinstance(cb, MicroBatchGrads))
         if self.mbg is None: self._warn(_single_msg); return
         if self.mbg.fold and self.mbg._one is not None:          # (runs after MicroBatchGrads.before_fit)
             raise ValueError("`GradientNoiseScale` cannot measure `MicroBatchGrads(fold=True, one_pass=True)`, where no micro-batch "
                              "gradient exists: use `fold=False` with `one_pass=True`, or `one_pass=False` with `fold=True`")
         if self.mbg.fold: self.mbg.fold_listeners.append(self._listen); self._listening = self.mbg
+
+    def _add_column(self):
+        "`B_simple` as a column of the Recorder's table (and so of `CSVLogger`'s file), for this fit"
+        self._metric = ValueMetric(self._column, 'B_simple')
+        self.learn.metrics = L(self.learn.metrics) + [self._metric]
+
+    def _column(self):
+        "The column's value: the smoothed `b_simple` (nan before any estimate, and in an inference pass after a fit that failed)"
+        if inference_pass(self.learn): return float('nan')      # reading `b_simple` would bring the history up to date
+        return float('nan') if self.b_simple is None else float(self.b_simple)
+
+    def _drop_column(self):
+        m = getattr(self, '_metric', None)
+        if m is not None and self.learn is not None: self.learn.metrics = [o for o in self.learn.metrics if o is not m]
+        self._metric = None
 
     def _unlisten(self):
         if self._listening is not None and self._listen in self._listening.fold_listeners:
@@ -195,9 +212,9 @@ class GradientNoiseScale(Callback):
         self._flush()
 
     def after_fit(self):
-        "Complete the history; stop listening and free the fold mode sums"
+        "Complete the history; stop listening, free the fold mode sums, and take the `B_simple` column off the metrics"
         if inference_pass(self.learn): return
-        self._flush(); self._unlisten(); self.mbg = None
+        self._flush(); self._unlisten(); self._drop_column(); self.mbg = None
 
     @property
     def g2(self):

@@ -98,10 +98,10 @@ def micro_l2_reg(
 micro_l2_reg.defaults = dict(wd=0.)
 
 # %% ../nbs/00_optimizer.ipynb #4577f69d
-def adam_bsi_cbs(decouple_wd:bool=True):
+def adam_bsi_cbs(decouple_wd:bool=True, missing_stats:str='warn'):
     "The readable steppers of `adam_bsi`, applied to one parameter after the other"
     cbs = [weight_decay] if decouple_wd else [micro_l2_reg]
-    return cbs + [partial(average_grad, dampening=True), average_micro_sqr_grad, step_stat, adam_step]
+    return cbs + [partial(average_grad, dampening=True), partial(average_micro_sqr_grad, missing_stats=missing_stats), step_stat, adam_step]
 
 # %% ../nbs/00_optimizer.ipynb #52ab9955
 def lamb_bsi_step(
@@ -116,13 +116,14 @@ def lamb_bsi_step(
     wd:float=0., # Weight decay λ, inside the trust ratio
     max_trust:float=10., # Cap on the trust ratio q
     do_wd:bool=True, # False for parameters excluded from weight decay
+    trust_wd:bool=True, # Add wd·p to the direction inside the trust ratio (False: the weight decay is done elsewhere)
     **kwargs
 ):
     "LAMB step with weight decay inside the trust ratio: `p -= lr * q * s`, `q = min(|p|/|s|, max_trust)`"
     debias1 = debias(mom,     1-mom,     step)
     debias2 = debias(sqr_mom, 1-sqr_mom, step)
     s = (grad_avg/debias1) / ((sqr_avg/debias2).sqrt() + eps)
-    if do_wd and wd!=0: s.add_(p.data, alpha=wd)
+    if trust_wd and do_wd and wd!=0: s.add_(p.data, alpha=wd)
     r1,r2 = p.data.norm(),s.norm()
     q = torch.where((r1>0) & (r2>0), (r1/r2).clamp(max=max_trust), torch.ones_like(r1))
     p.data.sub_(lr * q * s)
@@ -130,9 +131,11 @@ def lamb_bsi_step(
 
 lamb_bsi_step.defaults = dict(max_trust=10.)
 
-def lamb_bsi_cbs():
-    "The readable steppers of `lamb_bsi`, applied to one parameter after the other"
-    return [partial(average_grad, dampening=True), average_micro_sqr_grad, step_stat, lamb_bsi_step]
+def lamb_bsi_cbs(decouple_wd:bool|None=None, missing_stats:str='warn'):
+    "The readable steppers of `lamb_bsi`, applied to one parameter after the other (`decouple_wd`: see `lamb_bsi`)"
+    wd = [] if decouple_wd is None else [weight_decay] if decouple_wd else [micro_l2_reg]
+    return wd + [partial(average_grad, dampening=True), partial(average_micro_sqr_grad, missing_stats=missing_stats), step_stat,
+                 partial(lamb_bsi_step, trust_wd=decouple_wd is None)]
 
 # %% ../nbs/00_optimizer.ipynb #d44fcbc9
 _fold_open_msg = ("The optimizer state was asked for inside a step of `MicroBatchGrads(fold=True)`, while part of the "
@@ -145,18 +148,20 @@ class BSIOptimizer(Optimizer):
         params:Tensor|Iterable, # Model parameters
         cbs:list, # The readable steppers (run when foreach=False)
         kind:str='adam', # 'adam' or 'lamb'
-        decouple_wd:bool=True, # Adam: true weight decay or L2 (must match cbs)
+        decouple_wd:bool|None=True, # True: decoupled weight decay; False: L2; None (LAMB only): inside the trust ratio (must match cbs)
         foreach:bool|None=None, # False: the readable steppers; None or True: the grouped fast path
         compiled:bool|None=None, # Fused kernels: None when a device's tensors hold >= COMPILE_MIN_NUMEL values; True always
+        missing_stats:str='warn', # A parameter without p.sqr_grad: 'warn' (once), 'error' or 'ignore' (a setting, not a hyper-parameter)
         **defaults # Hyper-parameters
     ):
         if kind not in ('adam', 'lamb'): raise ValueError(f"`kind` must be one of ['adam', 'lamb'], got {kind!r}")
+        _check_missing(missing_stats)
         super().__init__(params, cbs, **defaults)
         ps = [p for pg in self.param_lists for p in pg]
         if len({id(p) for p in ps}) < len(ps):
             raise ValueError("`params` lists a parameter more than once (in one group or in several): it would be stepped "
                              "once per listing. Give each parameter to one group only (check the Learner's `splitter`).")
-        self.kind,self.decouple_wd,self.foreach,self.compiled = kind,decouple_wd,foreach,compiled
+        self.kind,self.decouple_wd,self.foreach,self.compiled,self.missing_stats = kind,decouple_wd,foreach,compiled,missing_stats
         self._alias,self.last_paths,self.fold_open = {},{},False
 
     def clear_state(self):
@@ -184,6 +189,16 @@ class BSIOptimizer(Optimizer):
         wd = float(hyper['wd']) if hyper.get('do_wd', st.get('do_wd', True)) else 0.
         return StepRecord(p, g, s, st, hyper, wd, st['step'])
 
+    def _lamb_wd(self, r):
+        "LAMB with fastai's decoupled weight decay or L2: done here, so the kernels (wd inside the trust ratio) get wd=0"
+        if r.wd == 0: return r
+        with torch.no_grad():
+            if self.decouple_wd: r.p.data.mul_(1 - float(r.hyper['lr'])*r.wd); return r._replace(wd=0.)
+            if r.g is None: return r._replace(wd=0.)                  # folded: `MicroBatchGrads` folded L2's terms already
+            p,g = r.p.data,r.g                                        # `micro_l2_reg`: each micro-batch gradient g_k + wd*p
+            s = None if r.s is None else r.s + 2*r.wd*p*g + r.wd*r.wd*p*p
+            return r._replace(g=g + r.wd*p, s=s, wd=0.)
+
     def step(self, closure=None):
         "One optimizer step for every parameter with a gradient, and every parameter whose moments were folded"
         if closure is not None: raise NotImplementedError("fastai optimizers currently do not support closure")
@@ -196,7 +211,7 @@ class BSIOptimizer(Optimizer):
                 if g.is_sparse: readable = True; continue
                 s = getattr(p, 'sqr_grad', None)
                 if s is None:
-                    ms = hyper.get('missing_stats', 'warn')
+                    ms = self.missing_stats
                     if ms=='error': raise RuntimeError(_missing_msg.split(': it')[0] + " and `missing_stats='error'`.")
                     warn |= ms=='warn'
                 todo.append((p, g, s, hyper))
@@ -204,6 +219,7 @@ class BSIOptimizer(Optimizer):
             super().step(); todo = [o for o in todo if o[1] is None]
         elif warn: warnings.warn(_missing_msg, BSIWarning, stacklevel=2)
         recs = [self._record(*o) for o in todo]
+        if self.kind == 'lamb' and self.decouple_wd is not None: recs = [self._lamb_wd(r) for r in recs]
         self.last_paths = bsi_step(self.kind, recs, self.decouple_wd, self.compiled, self._alias)
         for r in recs:
             if r.folded: r.p.__dict__.pop('bsi_folded', None)       # a mark is used once: never a stale second step
@@ -225,8 +241,8 @@ def adam_bsi(
 ) -> Optimizer:
     "Batch size invariant Adam/AdamW (Wang & Aitchison, Algorithm 3) as a fastai `Optimizer`"
     check_hypers(lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd); _check_missing(missing_stats)
-    return BSIOptimizer(params, adam_bsi_cbs(decouple_wd), kind='adam', decouple_wd=decouple_wd, foreach=foreach,
-                        compiled=compiled, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, missing_stats=missing_stats)
+    return BSIOptimizer(params, adam_bsi_cbs(decouple_wd, missing_stats), kind='adam', decouple_wd=decouple_wd, foreach=foreach,
+                        compiled=compiled, missing_stats=missing_stats, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
 
 # %% ../nbs/00_optimizer.ipynb #3992ee82
 def lamb_bsi(
@@ -237,11 +253,13 @@ def lamb_bsi(
     eps:float=1e-5, # Added for numerical stability
     wd:Real=0., # Weight decay, added to the direction inside the trust ratio
     max_trust:float=10., # Cap on the trust ratio ‖w‖/‖s‖
+    decouple_wd:bool|None=None, # None: wd inside the trust ratio (the LAMB paper's); True: fastai Lamb's decoupled weight decay; False: L2
     missing_stats:str='warn', # When p.sqr_grad is missing: 'warn' (once), 'error' or 'ignore'
     foreach:bool|None=None, # False: the readable per-parameter steppers; None/True: the grouped fast path
     compiled:bool|None=None, # Fast path: fused kernels (None: where a device holds >= COMPILE_MIN_NUMEL values; False: never)
 ) -> Optimizer:
     "Batch size invariant LAMB (the blog's four steps with the invariant second moment) as a fastai `Optimizer`"
     check_hypers(lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, max_trust=max_trust); _check_missing(missing_stats)
-    return BSIOptimizer(params, lamb_bsi_cbs(), kind='lamb', foreach=foreach, compiled=compiled, lr=lr, mom=mom,
-                        sqr_mom=sqr_mom, eps=eps, wd=wd, max_trust=max_trust, missing_stats=missing_stats)
+    if decouple_wd not in (None, True, False): raise ValueError(f"`decouple_wd` must be None, True or False, got {decouple_wd!r}")
+    return BSIOptimizer(params, lamb_bsi_cbs(decouple_wd, missing_stats), kind='lamb', decouple_wd=decouple_wd, foreach=foreach, compiled=compiled,
+                        missing_stats=missing_stats, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, max_trust=max_trust)

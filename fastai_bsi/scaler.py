@@ -6,11 +6,11 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/scaler.html.md"""
 
 # %% ../nbs/02_scaler.ipynb #1fd20f98
 from __future__ import annotations
-import math, numbers, warnings
+import math, numbers, warnings, inspect
 from fastai.basics import *
 from fastai.callback.schedule import ParamScheduler, LRFinder
 from fastai.callback.training import GradientAccumulation
-from fastai.torch_core import find_bs, num_distrib
+from fastai.torch_core import find_bs, num_distrib, rank_distrib
 from .optimizer import BSIWarning
 from .microbatch import inference_pass
 
@@ -123,9 +123,14 @@ class _RestoringFit:
     "Per-instance `Learner.fit` that undoes any `BatchSizeScaler` scaling however the fit ends"
     def __init__(self, learn, inner=None):
         self.learn,self.inner = learn,inner
-        self.__doc__ = Learner.fit.__doc__
+        self.__doc__,self.__name__,self.__qualname__ = Learner.fit.__doc__,'fit','Learner.fit'
+    def _fit(self): return self.inner if self.inner is not None else partial(type(self.learn).fit, self.learn)
+    @property
+    def __signature__(self):
+        "`Learner.fit`'s own signature, for `?`, `help` and tab completion"
+        return inspect.signature(self._fit())
     def __call__(self, *args, **kwargs):
-        f = self.inner if self.inner is not None else partial(type(self.learn).fit, self.learn)
+        f = self._fit()
         try: return f(*args, **kwargs)
         finally:
             for cb in self.learn.cbs:
@@ -279,7 +284,7 @@ class BatchSizeScaler(Callback):
             off = f", offset {h['offset']:g}" if h['offset'] != 1 else ''
             lines.append(f"  {n:8s}{_fmt(h['before'])} -> {_fmt(h['after'])}  [{h['rule']}{off}]{extra}")
         if bn: lines.append(f"  bn_mom  {len(bn)} layers, {bn[0][0]:.4g} -> {bn[0][1]:.4g}  [{self.rules['bn_mom']}, k={k_bn:.4g}]")
-        print('\n'.join(lines))
+        self._say('\n'.join(lines))
 
     def before_batch(self):
         "In per-step mode, rescale for the size of this batch; remember the unscaled lr for `lr_find`"
@@ -314,9 +319,13 @@ class BatchSizeScaler(Callback):
         if self._lr_find and rec is not None and len(rec.lrs) == len(self._raw_lrs): rec.lrs = list(self._raw_lrs)
         self._restore()
         b = self._check_noise()
-        if b is not None and self.verbose and self.record is not None:
-            print(f"BatchSizeScaler: trained at bs={self.eff_bs}; measured gradient noise scale B_simple={b:.4g}"
+        if b is not None and self.record is not None:
+            self._say(f"BatchSizeScaler: trained at bs={self.eff_bs}; measured gradient noise scale B_simple={b:.4g}"
                   + (" (the batch is larger)" if self.eff_bs > b else ""))
+
+    def _say(self, text):
+        "Print `text` the way fastai's Recorder logs: not when `verbose=False`, under `learn.no_logging()`, or on a process other than rank 0"
+        if self.verbose and self.learn.logger is not noop and rank_distrib() == 0: print(text)
 
     def _check_noise(self):
         "`b_simple` of the Learner's `GradientNoiseScale` into `record['b_simple']`; warn once a fit if the batch exceeds it"
