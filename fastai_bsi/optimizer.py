@@ -192,12 +192,10 @@ class BSIOptimizer(Optimizer):
     def _lamb_wd(self, r):
         "LAMB with fastai's decoupled weight decay or L2: done here, so the kernels (wd inside the trust ratio) get wd=0"
         if r.wd == 0: return r
-        with torch.no_grad():
-            if self.decouple_wd: r.p.data.mul_(1 - float(r.hyper['lr'])*r.wd); return r._replace(wd=0.)
-            if r.g is None: return r._replace(wd=0.)                  # folded: `MicroBatchGrads` folded L2's terms already
-            p,g = r.p.data,r.g                                        # `micro_l2_reg`: each micro-batch gradient g_k + wd*p
-            s = None if r.s is None else r.s + 2*r.wd*p*g + r.wd*r.wd*p*p
-            return r._replace(g=g + r.wd*p, s=s, wd=0.)
+        lr = float(r.hyper['lr'])
+        if self.decouple_wd: weight_decay(r.p, lr, r.wd)             # fastai's stepper, as `Lamb` runs it
+        elif r.g is not None: micro_l2_reg(r.p, lr, r.wd)             # in place on p.grad, p.sqr_grad (r.g, r.s); folded: L2 is in the moments
+        return r._replace(wd=0.)
 
     def step(self, closure=None):
         "One optimizer step for every parameter with a gradient, and every parameter whose moments were folded"
