@@ -8,6 +8,8 @@
 #   bash bench/gpu_check.sh --dry     # the same code on the CPU at tiny sizes, in well under a minute (CI runs it)
 #   bash bench/gpu_check.sh --paper   # on the GPU machine (carry .whl): Experiment 1 at GPU scale instead of the check,
 #                                     # `fastai-bsi-experiment paper --scale gpu --workers 8`, into results/paper_gpu.csv
+#   bash bench/gpu_check.sh --demo    # on the GPU machine (carry .whl): `fastai-bsi-demo --device cuda` at its defaults,
+#                                     # into results/demo_gpu/ (--dry runs it too, as `--quick --device cpu`)
 #
 # With the device tool: run(command="bash bench/gpu_check.sh", carry=[".whl"], timeout_s=540); the output is also
 # copied to $OUT when that is set. About 8 minutes on one H200 is the budget (see bench/README.md).
@@ -22,14 +24,15 @@ if [ "${1:-}" = "--fetch" ]; then
   mkdir -p .whl
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl $WHEELS || exit 1
-  # the decoded 32 px Imagenette (41 MB) for --paper: the JPEGs (95 MB) do not fit in one carry
+  # the decoded Imagenette at 32 px (41 MB, for --paper) and 24 px (23 MB, for --demo): the JPEGs (95 MB) do not fit
+  # in one 64 MiB carry; with the wheels, .whl holds about 66 MB (63 MiB)
   mkdir -p .whl/data
   python3 -c "
 from fastai_bsi.data import load_imagenette, imagenette_path
 import shutil
-for s in ('train', 'val'): load_imagenette(s, 32)
 p = imagenette_path()
-for s in ('train', 'val'): shutil.copy(p/'.fastai_bsi_cache'/f'{s}_32_None_0.pt', '.whl/data/')
+for px in (32, 24):
+    for s in ('train', 'val'): load_imagenette(s, px); shutil.copy(p/'.fastai_bsi_cache'/f'{s}_{px}_None_0.pt', '.whl/data/')
 open('.whl/data/classes.txt', 'w').write(' '.join(sorted(d.name for d in (p/'train').iterdir() if d.is_dir())))
 " || exit 1
   ls -l .whl .whl/data; du -sh .whl; exit 0
@@ -47,12 +50,27 @@ fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}     # fastai_bsi from this checkout
 export PYTHONUNBUFFERED=1
 
-if [ "${1:-}" = "--paper" ]; then
-  [ -f .whl/data/train_32_None_0.pt ] || { echo ".whl/data holds no decoded Imagenette: run 'bash bench/gpu_check.sh --fetch' first"; exit 2; }
+# put the decoded Imagenette of .whl/data where untar_data and load_imagenette find it (class folders, no JPEGs)
+use_decoded() {
+  [ -f .whl/data/train_$1_None_0.pt ] || { echo ".whl/data holds no decoded Imagenette at $1 px: run 'bash bench/gpu_check.sh --fetch' first"; exit 2; }
   export FASTAI_HOME=${FASTAI_HOME:-/tmp/fastai_home}
   d=$FASTAI_HOME/data/imagenette2-160
   for c in $(cat .whl/data/classes.txt); do mkdir -p $d/train/$c $d/val/$c; done
-  mkdir -p $d/.fastai_bsi_cache && cp .whl/data/*_32_None_0.pt $d/.fastai_bsi_cache/
+  mkdir -p $d/.fastai_bsi_cache && cp .whl/data/*_$1_None_0.pt $d/.fastai_bsi_cache/
+}
+
+if [ "${1:-}" = "--demo" ]; then
+  use_decoded 24
+  mkdir -p results
+  python3 -c "from fastai_bsi.experiments import demo; demo(device='cuda', out='results/demo_gpu')" 2>&1 \
+    | grep -v -e 'FutureWarning' -e 'warnings.warn('
+  rc=${PIPESTATUS[0]}
+  if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp -r results/demo_gpu "$OUT/"; fi
+  echo "gpu_check --demo: exit $rc"; exit $rc
+fi
+
+if [ "${1:-}" = "--paper" ]; then
+  use_decoded 32
   mkdir -p results
   python3 -c "from fastai_bsi.experiments import experiment; experiment('paper', scale='gpu', out='results', workers=8)" 2>&1 \
     | grep -v -e 'FutureWarning' -e 'warnings.warn('
@@ -64,6 +82,11 @@ fi
 if [ $dry -eq 1 ]; then out=${TMPDIR:-/tmp}/bench_gpu_dry.txt; else mkdir -p results; out=results/bench_gpu.txt; fi
 python3 bench/gpu_check.py "$@" 2>&1 | grep -v -e 'FutureWarning' -e 'warnings.warn(' | tee "$out"
 rc=${PIPESTATUS[0]}
+if [ $dry -eq 1 ]; then   # the demo's code path, as --demo runs it on a GPU, at --quick on the CPU
+  python3 -c "from fastai_bsi.experiments import demo; demo(quick=True, device='cpu', out='${TMPDIR:-/tmp}/bsi_demo_dry')" 2>&1 \
+    | grep -v -e 'FutureWarning' -e 'warnings.warn(' | tee -a "$out"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+fi
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp "$out" "$OUT/"; fi
 echo "gpu_check: exit $rc, output in $out"
 exit $rc

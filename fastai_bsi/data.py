@@ -57,7 +57,8 @@ def load_imagenette(
     y = tensor([i for _,i in files])
     if cache:
         cfile.parent.mkdir(exist_ok=True)
-        torch.save(dict(x=x, y=y), cfile)
+        tmp = cfile.with_suffix(f'.{os.getpid()}.tmp')      # parallel workers may decode at once: none reads a half-written file
+        torch.save(dict(x=x, y=y), tmp); os.replace(tmp, cfile)
     return x,y,vocab
 
 # %% ../nbs/03_data.ipynb #d596d922

@@ -6,7 +6,7 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/experiments.html.md"""
 
 # %% ../nbs/05_experiments.ipynb #6a49ba5d
 from __future__ import annotations
-import time, itertools, platform
+import time, itertools, platform, json
 from fastcore.script import call_parse
 from fastprogress.fastprogress import progress_bar
 from fastai.basics import *
@@ -15,15 +15,17 @@ from fastai.optimizer import Adam, Lamb, SGD
 from fastai.vision.models.xresnet import xresnet18, xresnet34
 from .optimizer import adam_bsi, lamb_bsi, gamma2beta
 from .microbatch import MicroBatchGrads
+from .kernels import BSIWarning
 from .scaler import BatchSizeScaler
 from .noise_scale import GradientNoiseScale
 from .data import imagenette_dls, load_imagenette, TensorDataset
 
 # %% auto #0
-__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'bn_to_gn', 'xresnet_norm', 'EpochTrainLoss', 'train_run', 'sweep',
-           'paper_configs', 'invariance_gap', 'seed_summary', 'invariance_stats', 'seed_noise', 'matched_progress',
-           'pm', 'seed_diff', 'verdict', 'plot_invariance', 'paper_protocol', 'lamb_rule', 'forum_configs',
-           'forum_sweeps', 'noise_scale_runs', 'experiment', 'machine_info', 'demo']
+__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'bn_to_gn', 'xresnet_norm', 'EpochTrainLoss', 'LossCurve', 'train_run',
+           'loss_curves', 'sweep', 'paper_configs', 'invariance_gap', 'seed_summary', 'invariance_stats', 'seed_noise',
+           'matched_progress', 'pm', 'seed_diff', 'verdict', 'plot_invariance', 'paper_protocol', 'lamb_rule',
+           'forum_configs', 'forum_sweeps', 'noise_scale_runs', 'experiment', 'machine_info', 'demo_configs',
+           'demo_pairs', 'demo_verdict', 'plot_demo', 'demo']
 
 # %% ../nbs/05_experiments.ipynb #80ba4704
 def bn_to_gn(
@@ -74,6 +76,28 @@ class EpochTrainLoss(Callback):
         self.values.append(float(self.tot/max(self.n,1)))
 
 
+# %% ../nbs/05_experiments.ipynb #c0cbdd84
+class LossCurve(Callback):
+    "Mean training loss over each window of `every` samples seen; `self.epochs` holds one list of `(samples, loss)` per epoch"
+    order = 51
+    def __init__(self, every:int=512): # Samples per window (a window closes at the first batch that reaches it)
+        if not (isinstance(every, int) and every > 0): raise ValueError(f"`every` must be a positive integer, got {every!r}")
+        self.every = every
+    def before_fit(self):
+        "Start counting samples from zero"
+        self.epochs,self.seen,self.tot,self.n = [],0,0.,0
+    def before_train(self):
+        "A new list of windows for this epoch (a window that started in the last epoch goes on)"
+        self.points = []
+    def after_batch(self):
+        "Add the batch's loss times its size; close the window once it holds `every` samples"
+        if not self.training or not len(self.yb): return
+        bs = find_bs(self.yb); self.tot += self.loss.detach().float()*bs; self.n += bs; self.seen += bs
+        if self.n >= self.every: self.points.append((self.seen, float(self.tot/self.n))); self.tot,self.n = 0.,0
+    def after_train(self):
+        "Keep the epoch's windows"
+        self.epochs.append(self.points)
+
 # %% ../nbs/05_experiments.ipynb #9dfca8e2
 _opts = dict(adam=Adam, lamb=Lamb, sgd=SGD, adam_bsi=adam_bsi, lamb_bsi=lamb_bsi)
 _scheds = ('const', 'one_cycle', 'flat_cos')
@@ -115,6 +139,7 @@ def train_run(
     multiple_of:int|None=None, # Use a fixed subset of the training set whose size is a multiple of this (e.g. the largest batch size)
     seed:int=0, # Seed for everything random in the run
     gns:bool=False, # Also measure the gradient noise scale (GradientNoiseScale; needs micro_bs): a b_simple column
+    curve_every:int|None=None, # Also record the training loss per window of this many samples (LossCurve): a curve column
     device=None, # Device (default: fastai's default_device())
     path=None, # Imagenette folder (default: untar_data(URLs.IMAGENETTE_160))
     **kwargs # Extra columns to record in each row (e.g. lr0)
@@ -124,7 +149,7 @@ def train_run(
     if sched not in _scheds: raise ValueError(f"`sched` must be one of {list(_scheds)}, got {sched!r}")
     if gns and not micro_bs: raise ValueError("`gns=True` measures the noise scale from micro-batches: it needs `micro_bs`")
     cfg = dict(opt=opt, bs=bs, micro_bs=micro_bs, lr=lr, mom=mom, sqr_mom=sqr_mom, wd=wd, epochs=epochs, sched=sched,
-               **(dict(gns=True) if gns else {}),
+               **(dict(gns=True) if gns else {}), **(dict(curve_every=curve_every) if curve_every else {}),
                scaler=str(scaler) if scaler else '', arch=arch, norm=norm, widen=widen, size=size,
                n_per_class=n_per_class, seed=seed, **kwargs)
     d = _dls(size, n_per_class, n_valid_per_class, bs, device, path, augment, multiple_of)
@@ -134,11 +159,15 @@ def train_run(
     etl = EpochTrainLoss()
     cbs = [etl] + ([MicroBatchGrads(micro_bs=micro_bs)] if micro_bs else []) + ([BatchSizeScaler(verbose=False, **scaler)] if scaler else [])
     if gns: cbs.append(GradientNoiseScale())
+    if curve_every: lc = LossCurve(curve_every); cbs.append(lc)
     opt_func = partial(_opts[opt], mom=mom, sqr_mom=sqr_mom) if opt!='sgd' else partial(SGD, mom=mom)
     learn = Learner(dls, model, CrossEntropyLossFlat(), opt_func=opt_func, metrics=accuracy, wd=wd, cbs=cbs,
                     wd_bn_bias=True)
     t0 = time.time()
-    with learn.no_logging(), learn.no_bar():
+    with learn.no_logging(), learn.no_bar(), warnings.catch_warnings():
+        # Adam and Lamb arms split into micro-batches too, so that batch norm sees the same micro-batches in every arm:
+        # that their optimizer ignores the micro-batch statistics is the point of the comparison, not a mistake
+        warnings.filterwarnings('ignore', message='`MicroBatchGrads` computes micro-batch statistics', category=BSIWarning)
         if sched=='const': learn.fit(epochs, lr)
         elif sched=='one_cycle': learn.fit_one_cycle(epochs, lr)
         else: learn.fit_flat_cos(epochs, lr)
@@ -151,7 +180,19 @@ def train_run(
         if gns:                                           # the smoothed estimates at the epoch's last step
             h = [o for o in learn.gradient_noise_scale.history if o['epoch']==e]
             rows[-1].update({k: h[-1][k+'_ema'] if h else float('nan') for k in ('b_simple', 'g2', 'trace')})
+        if curve_every: rows[-1]['curve'] = json.dumps(lc.epochs[e])   # the epoch's windows, as JSON for the CSV
     return rows
+
+# %% ../nbs/05_experiments.ipynb #ea2f7208
+def loss_curves(
+    df:pd.DataFrame, # Rows of train_run(..., curve_every=n) (as sweep returns), with their curve column
+    cols=('opt', 'bs', 'lr', 'seed'), # The run's columns to keep beside each window
+) -> pd.DataFrame:
+    "One row per `LossCurve` window of each run: `cols`, the epoch, `samples` seen at its end and its mean training `loss`"
+    if 'curve' not in df: raise ValueError("`df` has no curve column: train the runs with `curve_every`")
+    cols = [c for c in cols if c in df]
+    return pd.DataFrame([{**{c: r[c] for c in cols}, 'epoch': r['epoch'], 'samples': s, 'loss': l}
+                         for _,r in df.iterrows() for s,l in json.loads(r['curve'])])
 
 # %% ../nbs/05_experiments.ipynb #d6c4ebf5
 def _key(cfg): return repr(sorted((k, str(v)) for k,v in cfg.items()))
@@ -521,41 +562,169 @@ def experiment(
 def _floats(s): return [float(o) for o in str(s).split(',') if o.strip()]
 def _ints(s): return [int(o) for o in str(s).split(',') if o.strip()]
 
+def _cpu_name() -> str:
+    "The CPU's model name (Linux: /proc/cpuinfo), else what `platform` knows"
+    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
+
 def machine_info() -> str:
     "One line naming the hardware and versions, to print beside results"
-    dev = torch.cuda.get_device_name() if torch.cuda.is_available() else f'CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)'
+    dev = torch.cuda.get_device_name() if torch.cuda.is_available() else f'CPU ({_cpu_name()}, {platform.machine()}, {os.cpu_count()} cores)'
     return f'{dev}; {torch.get_num_threads()} torch threads; torch {torch.__version__}; Python {platform.python_version()}'
+
+def demo_configs(
+    ref_bs:int=256, # The batch size the hyperparameters are tuned at: B_max of panel 1, ref_bs of the scaler in panel 2
+    small_bs:int=32, # The batch size trained at instead
+    micro_bs:int=32, # Micro-batch size M (must divide both)
+    lr0:float=3e-3, # Adam's and adam_bsi's eta_0 at ref_bs (panel 1)
+    lamb_lr:float=1e-2, # lamb_bsi's peak learning rate at ref_bs (panel 2, one cycle)
+) -> list:
+    "The demo's runs: panel 'adam', the paper's comparison; panel 'lamb', `lamb_bsi` with and without `BatchSizeScaler`"
+    if not small_bs < ref_bs: raise ValueError(f"`small_bs` must be smaller than `ref_bs`, got {small_bs} and {ref_bs}")
+    adam = [dict(c, panel='adam', series=c['arm'])
+            for c in paper_configs((small_bs, ref_bs), (lr0,), micro_bs, arms=('adam:sqrt', 'adam_bsi:linear'))]
+    lamb = [dict(opt='lamb_bsi', bs=b, micro_bs=micro_bs, lr=lamb_lr, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle',
+                 scaler=dict(ref_bs=ref_bs) if series=='scaler' else None, multiple_of=ref_bs, panel='lamb', series=series)
+            for b,series in ((ref_bs, 'reference'), (small_bs, 'scaler'), (small_bs, 'no scaler'))]
+    return adam + lamb
+
+def _noise(d) -> float:
+    "Window-to-window noise of a curve `d`: the standard deviation of its second differences over √6 (a smooth trend cancels)"
+    d = np.asarray(d, dtype=float)
+    return float(np.std(np.diff(d, 2), ddof=1)/np.sqrt(6)) if len(d) > 3 else float('nan')
+
+def demo_pairs(
+    df:pd.DataFrame, # The demo's rows (sweep of demo_configs with curve_every)
+    ref_bs:int=256, # The larger batch size
+    small_bs:int=32, # The smaller one
+) -> pd.DataFrame:
+    "Each demo series at `small_bs` against its run at `ref_bs`: gap between the loss curves, its noise level, final loss and accuracy"
+    cv = loss_curves(df, cols=('panel', 'series', 'bs'))
+    last = df[df.epoch==df.epoch.max()].set_index(['panel', 'series', 'bs'])
+    rows = []
+    for (panel,series),g in cv[cv.bs==small_bs].groupby(['panel', 'series'], sort=False):
+        rs = series if panel=='adam' else 'reference'      # panel 2's runs at small_bs share one run at ref_bs
+        m = g.merge(cv[(cv.panel==panel) & (cv.series==rs) & (cv.bs==ref_bs)], on='samples', suffixes=('', '_ref'))
+        if len(m) != len(g): raise ValueError(f"the windows of {series!r} at {small_bs} and {ref_bs} do not line up: `every` must be a multiple of both")
+        d = (m.loss-m.loss_ref).values
+        a,b = last.loc[(panel, series, small_bs)],last.loc[(panel, rs, ref_bs)]
+        rows.append(dict(panel=panel, series=series, gap=float(np.abs(d).mean()), noise=np.sqrt(2/np.pi)*_noise(d),
+                         loss_small=a.train_loss, loss_ref=b.train_loss, acc_small=a.accuracy, acc_ref=b.accuracy))
+    return pd.DataFrame(rows)
+
+def _agree(r, small_bs, ref_bs) -> str:
+    "How one pair's curves compare, in words, from its gap and noise level"
+    if r.gap <= 2*r.noise: return f"the curves at {small_bs} and {ref_bs} agree within their noise (gap {r.gap:.3f}, noise level {r.noise:.3f})"
+    return (f"the curves at {small_bs} and {ref_bs} part: gap {r.gap:.3f}, {r.gap/r.noise:.1f}x the noise level {r.noise:.3f}; "
+            f"the {small_bs} run's last epoch ends {abs(r.loss_small-r.loss_ref):.3f} {'lower' if r.loss_small < r.loss_ref else 'higher'} in training loss")
+
+def _compare(a, b, na, nb) -> str:
+    "Which of two gaps is smaller, by how much, or 'about the same' (within a factor of 1.5)"
+    if a.gap*1.5 < b.gap: return f"The gap is {b.gap/a.gap:.1f}x smaller {na} than {nb}"
+    if b.gap*1.5 < a.gap: return f"The gap is {a.gap/b.gap:.1f}x larger {na} than {nb}"
+    return f"The gap is about the same {na} as {nb} (within a factor of 1.5)"
+
+def demo_verdict(
+    pairs:pd.DataFrame, # As demo_pairs returns
+    ref_bs:int=256, # The larger batch size
+    small_bs:int=32, # The smaller one
+) -> list:
+    "The demo's conclusions, worded from the measured gaps, noise levels and accuracies (one line each)"
+    p = pairs.set_index(['panel', 'series'])
+    a,b = p.loc[('adam', 'adam:sqrt')],p.loc[('adam', 'adam_bsi:linear')]
+    s,n = p.loc[('lamb', 'scaler')],p.loc[('lamb', 'no scaler')]
+    acc = pd.concat([pairs.acc_small, pairs.acc_ref]).max()
+    return [f"Paper's comparison: with adam_bsi (linear rule) {_agree(b, small_bs, ref_bs)}; with Adam (square-root rule) "
+            f"{_agree(a, small_bs, ref_bs)}. {_compare(b, a, 'with adam_bsi', 'with Adam')}. Validation accuracy at {small_bs} / {ref_bs}: "
+            f"adam_bsi {b.acc_small:.1%} / {b.acc_ref:.1%}, Adam {a.acc_small:.1%} / {a.acc_ref:.1%}.",
+            f"Headline usage, lamb_bsi tuned at {ref_bs} and trained at {small_bs}: with BatchSizeScaler(ref_bs={ref_bs}) "
+            f"{_agree(s, small_bs, ref_bs)}; without it {_agree(n, small_bs, ref_bs)}. {_compare(s, n, 'with the scaler', 'without it')}. "
+            f"Validation accuracy at {small_bs}: {s.acc_small:.1%} with the scaler, {n.acc_small:.1%} without; {s.acc_ref:.1%} at {ref_bs}.",
+            f"Best validation accuracy of the demo: {acc:.1%} (10 classes: chance is 10%). One seed: Experiment 1 "
+            f"(06_paper_protocol) has 3 seeds and intervals."]
+
+def plot_demo(
+    df:pd.DataFrame, # The demo's rows
+    ref_bs:int=256, # The larger batch size
+    small_bs:int=32, # The smaller one
+    title:str|None=None, # Figure title
+    fname:str|Path|None=None, # Save the figure there too
+):
+    "The demo's two panels: training loss per window against samples seen, solid at `ref_bs`, dashed at `small_bs`"
+    import matplotlib.pyplot as plt
+    cv,pairs = loss_curves(df, cols=('panel', 'series', 'bs', 'lr0')),demo_pairs(df, ref_bs, small_bs).set_index(['panel', 'series'])
+    fig,axs = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    styles = {'adam': {'adam:sqrt': 'tab:orange', 'adam_bsi:linear': 'tab:blue'},
+              'lamb': {'reference': 'k', 'scaler': 'tab:blue', 'no scaler': 'tab:red'}}
+    for ax,(panel,cols) in zip(axs, styles.items()):
+        for series,col in cols.items():
+            for b in (ref_bs, small_bs):
+                d = cv[(cv.panel==panel) & (cv.series==series) & (cv.bs==b)]
+                if not len(d): continue
+                lbl = f'{series}, B={b}' + (f' (gap {pairs.loc[(panel, series), "gap"]:.3f})' if b==small_bs else '')
+                ax.plot(d.samples, d.loss, color=col, ls='-' if b==ref_bs else '--', lw=1.2, label=lbl)
+        ax.set_xlabel('samples seen'); ax.legend(fontsize=8)
+    lr0 = df[df.panel=='adam'].lr0.iloc[0]
+    axs[0].set_title(f"Adam (√ rule) vs adam_bsi (linear rule), η0={lr0:g} at B={ref_bs}", fontsize=10)
+    micro = df[df.panel=='lamb'].micro_bs.iloc[0]
+    axs[1].set_title(f"lamb_bsi + MicroBatchGrads({micro:g}), tuned at {ref_bs}: ± BatchSizeScaler", fontsize=10)
+    axs[0].set_ylabel(f'training loss (mean per {int(df.curve_every.iloc[0])} samples)')
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    if fname is not None: fig.savefig(fname, dpi=100)
+    return fig
+
+# %% ../nbs/05_experiments.ipynb #231c21b9
+_quick = dict(ref_bs=32, small_bs=8, micro_bs=8, size=16, n_per_class=16, n_valid_per_class=4, every=32, workers=1)
 
 @call_parse
 def demo(
-    batch_sizes:str='16,32,64,128', # Mini-batch sizes, comma-separated (the largest is B_max)
-    micro_bs:int=16, # Micro-batch size (must divide every batch size)
-    lr0s:str='1e-4,1e-3', # Base learning rates eta_0, comma-separated
+    quick:bool=False, # Seconds, for CI: replaces the sizes by batch sizes 8 and 32, micro-batches of 8, 16 px, 16 images per class (the numbers mean nothing)
+    ref_bs:int=256, # The batch size the hyperparameters are tuned at
+    small_bs:int=32, # The batch size trained at instead (a factor of 8 below)
+    micro_bs:int=32, # Micro-batch size (must divide both batch sizes)
+    lr0:float=3e-3, # eta_0 of Adam and adam_bsi at ref_bs (below the critical 1e-2 of Experiment 1)
+    lamb_lr:float=1e-2, # Peak learning rate of lamb_bsi at ref_bs (one cycle)
     epochs:int=2, # Epochs per run
     size:int=24, # Image size in pixels
-    n_per_class:int=50, # Training images per class (0: all 946ish)
-    n_valid_per_class:int=20, # Validation images per class (0: all)
-    norm:str='batch', # 'batch' or 'group' (layer norm)
+    n_per_class:int=0, # Training images per class (0: all, about 946)
+    n_valid_per_class:int=0, # Validation images per class (0: all, about 390)
     widen:float=0.25, # Width of the xresnet18
+    every:int=512, # Samples per point of the loss curves (a multiple of both batch sizes)
+    workers:int=0, # Parallel runs, one torch thread each (0: one per CPU core, up to 7; 1 on a GPU)
     data:str=None, # Imagenette-160 folder (default: untar_data(URLs.IMAGENETTE_160))
     device:str=None, # 'cpu', 'cuda', ... (default: fastai's default device)
-    out:str='bsi_demo', # Folder for the CSV and the plot
-    seed:int=0, # Random seed
+    out:str='bsi_demo', # Folder for demo.csv, demo.png and demo.txt
+    seed:int=0, # Random seed (the same for every run)
 ):
-    "Compare batch size invariance of Adam (square-root lr rule) and adam_bsi (linear rule) on Imagenette"
-    bss = _ints(batch_sizes)
-    bad = [b for b in bss if b % micro_bs]
-    if bad: raise ValueError(f"`micro_bs`={micro_bs} must divide every batch size; it does not divide {bad}")
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    "Train Adam vs adam_bsi (the paper's comparison) and lamb_bsi with and without BatchSizeScaler on Imagenette; print the verdict"
+    if quick: ref_bs,small_bs,micro_bs,size,n_per_class,n_valid_per_class,every,workers = _quick.values()
+    if every % ref_bs or every % small_bs:
+        raise ValueError(f"`every`={every} must be a multiple of both batch sizes ({small_bs} and {ref_bs}), so that the curves' windows line up")
+    if not (isinstance(workers, int) and workers >= 0): raise ValueError(f"`workers` must be 0 (automatic) or a positive integer, got {workers!r}")
     t0 = time.time()
-    df = sweep(paper_configs(bss, _floats(lr0s), micro_bs, norms=(norm,)), csv=out/'demo.csv', resume=False,
-               epochs=epochs, size=size, n_per_class=n_per_class or None, n_valid_per_class=n_valid_per_class or None,
-               widen=widen, device=device, path=data, seed=seed)
-    gap = invariance_gap(df).pivot(index='lr0', columns='opt', values='gap')
-    print(f'\nInvariance gap (mean over epochs of the largest train-loss difference between batch sizes {bss}):')
-    print(gap.to_string(float_format=lambda v: f'{v:.4f}'))
-    last = df[df.epoch==epochs].pivot_table(index=['opt','lr0'], columns='bs', values='accuracy')
-    print(f'\nValidation accuracy after {epochs} epochs:'); print(last.to_string(float_format=lambda v: f'{v:.3f}'))
-    plot_invariance(df, title=f'Imagenette {size}px, micro-batch {micro_bs}', fname=out/'demo.png')
-    print(f'\n{machine_info()}; {time.time()-t0:.0f} s. Saved {out/"demo.csv"} and {out/"demo.png"}')
+    device = torch.device(device) if device is not None else default_device()
+    if device.type=='cuda' and not torch.cuda.is_available(): raise ValueError(f"`device`={str(device)!r}, but torch sees no CUDA GPU here")
+    cfgs = demo_configs(ref_bs, small_bs, micro_bs, lr0, lamb_lr)
+    if workers == 0: workers = 1 if device.type != 'cpu' else max(1, min(os.cpu_count() or 1, len(cfgs)))
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    common = dict(epochs=epochs, size=size, n_per_class=n_per_class or None, n_valid_per_class=n_valid_per_class or None,
+                  widen=widen, device=str(device), path=data, seed=seed, curve_every=every)
+    _dls(size, common['n_per_class'], common['n_valid_per_class'], ref_bs, common['device'], data, True, ref_bs)  # decode once, before the workers
+    df = sweep(cfgs, csv=out/'demo.csv', resume=False, workers=workers, **common)
+    pairs = demo_pairs(df, ref_bs, small_bs)
+    tbl = pairs.assign(**{'loss at small': pairs.loss_small, 'loss at ref': pairs.loss_ref}).rename(columns=dict(
+        acc_small=f'accuracy at {small_bs}', acc_ref=f'accuracy at {ref_bs}'))
+    tbl = tbl.rename(columns={'loss at small': f'loss at {small_bs}', 'loss at ref': f'loss at {ref_bs}'}).drop(columns=['loss_small', 'loss_ref'])
+    n_train = int(df.samples.max()/epochs)
+    lines = [f'Imagenette {size} px, {n_train} training images, {epochs} epochs; xresnet18 at width {widen:g}; micro-batches of {micro_bs}; '
+             f'batch {small_bs} against {ref_bs}; seed {seed}.',
+             f'Gap: mean absolute difference of the training-loss curves (windows of {every} samples); noise level: the gap that '
+             f'window-to-window noise alone gives. Loss: mean training loss of the last epoch.', '',
+             tbl.to_string(index=False, float_format=lambda v: f'{v:.3f}'), '', *demo_verdict(pairs, ref_bs, small_bs), '',
+             f'{machine_info()}; {workers} worker{"s" if workers>1 else ""}; {time.time()-t0:.0f} s.']
+    plot_demo(df, ref_bs, small_bs, title=f'Imagenette {size} px, {epochs} epochs, one seed', fname=out/'demo.png')
+    lines.append(f'Saved {out/"demo.csv"}, {out/"demo.png"} and {out/"demo.txt"}.')
+    (out/'demo.txt').write_text('\n'.join(lines)+'\n')
+    print('\n'.join(lines))
     return df
