@@ -6,8 +6,9 @@
 #   bash bench/gpu_check.sh           # on the GPU machine (carry .whl): install them if fastai is missing, check
 #                                     # every CUDA path, run bench.py's sections on the GPU, write results/bench_gpu.txt
 #   bash bench/gpu_check.sh --dry     # the same code on the CPU at tiny sizes, in well under a minute (CI runs it)
-#   bash bench/gpu_check.sh --paper   # on the GPU machine (carry .whl): Experiment 1 at GPU scale instead of the check,
-#                                     # `fastai-bsi-experiment paper --scale gpu --workers 8`, into results/paper_gpu.csv
+#   bash bench/gpu_check.sh --paper   # on the GPU machine (carry .whl): Experiments 1 and 2 at GPU scale instead of the
+#                                     # check (`fastai-bsi-experiment paper|lamb --scale gpu --workers 8`), into
+#                                     # results/paper_gpu.csv and results/lamb_gpu.csv
 #   bash bench/gpu_check.sh --demo    # on the GPU machine (carry .whl): `fastai-bsi-demo --device cuda` at its defaults,
 #                                     # into results/demo_gpu/ (--dry runs it too, as `--quick --device cpu`)
 #
@@ -75,7 +76,11 @@ if [ "${1:-}" = "--paper" ]; then
   python3 -c "from fastai_bsi.experiments import experiment; experiment('paper', scale='gpu', out='results', workers=8)" 2>&1 \
     | grep -v -e 'FutureWarning' -e 'warnings.warn('
   rc=${PIPESTATUS[0]}
-  if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp results/paper_gpu.csv results/runs.log "$OUT/" 2>/dev/null; fi
+  # Experiment 2 (LAMB) at GPU scale, after Experiment 1: results/lamb_gpu.csv
+  python3 -c "from fastai_bsi.experiments import experiment; experiment('lamb', scale='gpu', out='results', workers=8)" 2>&1 \
+    | grep -v -e 'FutureWarning' -e 'warnings.warn('
+  [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+  if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp results/paper_gpu.csv results/lamb_gpu.csv results/runs.log "$OUT/" 2>/dev/null; fi
   echo "gpu_check --paper: exit $rc"; exit $rc
 fi
 

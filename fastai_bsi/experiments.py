@@ -21,11 +21,11 @@ from .noise_scale import GradientNoiseScale
 from .data import imagenette_dls, load_imagenette, TensorDataset
 
 # %% auto #0
-__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'bn_to_gn', 'xresnet_norm', 'EpochTrainLoss', 'LossCurve', 'train_run',
-           'loss_curves', 'sweep', 'paper_configs', 'invariance_gap', 'seed_summary', 'invariance_stats', 'seed_noise',
-           'matched_progress', 'pm', 'seed_diff', 'verdict', 'plot_invariance', 'paper_protocol', 'lamb_rule',
-           'forum_configs', 'forum_sweeps', 'noise_scale_runs', 'experiment', 'machine_info', 'demo_configs',
-           'demo_pairs', 'demo_verdict', 'plot_demo', 'demo']
+__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'LAMB_GRIDS', 'bn_to_gn', 'xresnet_norm', 'EpochTrainLoss', 'LossCurve',
+           'train_run', 'loss_curves', 'sweep', 'paper_configs', 'invariance_gap', 'seed_summary', 'invariance_stats',
+           'seed_noise', 'matched_progress', 'pm', 'seed_diff', 'verdict', 'gap_to_ref', 'plot_invariance',
+           'paper_protocol', 'lamb_configs', 'lamb_rule', 'forum_configs', 'forum_sweeps', 'noise_scale_runs',
+           'experiment', 'machine_info', 'demo_configs', 'demo_pairs', 'demo_verdict', 'plot_demo', 'demo']
 
 # %% ../nbs/05_experiments.ipynb #80ba4704
 def bn_to_gn(
@@ -385,6 +385,32 @@ def verdict(
     return f"{fmt.format(d)} ± {fmt.format(h).lstrip('+')}" + (' (within noise)' if abs(d) <= h else '')
 
 
+# %% ../nbs/05_experiments.ipynb #b345d78a
+def gap_to_ref(
+    df:pd.DataFrame, # Tidy results of several seeds (as sweep returns)
+    ref:dict, # Column values that pick the reference runs, e.g. dict(bs=256, scaled=False)
+    by=('opt', 'micro_bs'), # Columns a run shares with its reference (and the seed)
+    cols=('scaled', 'bs'), # Columns that tell the other runs of a group apart
+    metric:str='train_loss', # The curve compared
+    per_seed:bool=False, # Return each seed's measures instead of their summary
+) -> pd.DataFrame:
+    "Gap of each run's curve to its reference run's (mean over epochs of the absolute difference) and final differences"
+    by,cols = list(by),list(cols)
+    isref = np.logical_and.reduce([df[k]==v for k,v in ref.items()])
+    r = df[isref].set_index(by+['seed', 'epoch'])
+    if r.index.duplicated().any(): raise ValueError(f"`ref`={ref} picks more than one run per {by} and seed")
+    rows = []
+    for k,g in df[~isref].groupby(by+cols+['seed']):
+        g = g.sort_values('epoch')
+        q = r.reindex(pd.MultiIndex.from_frame(g[by+['seed', 'epoch']]))
+        if q[metric].isna().any(): continue                               # its reference has not run (yet)
+        d = g[metric].values - q[metric].values
+        rows.append(dict(zip(by+cols+['seed'], k), gap=float(np.abs(d).mean()), end_diff=float(d[-1]),
+                         acc_diff=float(g.accuracy.values[-1]-q.accuracy.values[-1]), final_loss=float(g[metric].values[-1]),
+                         final_acc=float(g.accuracy.values[-1])))
+    res = pd.DataFrame(rows)
+    return res if per_seed or not len(res) else seed_summary(res, by+cols)
+
 # %% ../nbs/05_experiments.ipynb #0d87d914
 def plot_invariance(
     df:pd.DataFrame, # Tidy results with epoch and samples columns (and seed: curves are averaged over seeds)
@@ -465,22 +491,58 @@ def paper_protocol(
     cfgs = paper_configs(bss, lr0s, micro, arms=PAPER_ARMS, norms=('batch', 'group'))
     return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
 
+LAMB_GRIDS = dict(   # Experiment 2 at each scale: what `lamb_rule` adds to `SCALES`
+    quick=dict(ref_bs=32, batch_sizes=(8, 32, 64), micro_bs=4, ablation_micro=2, ablation_bs=(8, 32), epochs=2,
+               pilot_lrs=(1e-2, 3e-2)),
+    cpu=dict(ref_bs=256, batch_sizes=(32, 64, 128, 256, 512), micro_bs=32, ablation_micro=8, ablation_bs=(32, 128, 256, 512),
+             epochs=4, size=24, pilot_lrs=(3e-3, 1e-2, 3e-2)),     # Experiment 1's regime
+    gpu=dict(ref_bs=256, batch_sizes=(32, 64, 128, 256, 512), micro_bs=32, ablation_micro=8, ablation_bs=(32, 128, 256, 512),
+             epochs=6, pilot_lrs=(3e-3, 1e-2, 3e-2)),            # estimate, not run yet
+)
+
+def lamb_configs(
+    ref_bs:int=256, # The batch size the hyperparameters are tuned at (BatchSizeScaler's ref_bs)
+    batch_sizes=(32, 64, 128, 256, 512), # Batch sizes trained at, below and above ref_bs
+    micro_bs:int=32, # Micro-batch size of the main grid
+    lr:float=1e-2, # Peak lr at ref_bs (one cycle)
+    ablation_micro:int|None=8, # Micro-batch size of the ablation (both optimizers with the scaler); None: no ablation
+    ablation_bs=(32, 128, 256, 512), # Batch sizes of the ablation (ref_bs among them)
+) -> list:
+    "Experiment 2's grid: `lamb_bsi` and `Lamb` at each batch size with and without the scaler, and the micro-batch ablation"
+    if ref_bs not in batch_sizes: raise ValueError(f"`batch_sizes` must hold `ref_bs`={ref_bs}, got {batch_sizes}")
+    if ablation_micro and ref_bs not in ablation_bs: raise ValueError(f"`ablation_bs` must hold `ref_bs`={ref_bs}, got {ablation_bs}")
+    common = dict(mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle', lr=lr, ref_bs=ref_bs, multiple_of=max(batch_sizes))
+    cfgs = []
+    for opt,b,scaled in itertools.product(('lamb_bsi', 'lamb'), batch_sizes, (True, False)):
+        if b==ref_bs and scaled: continue                  # k=1: the scaler changes nothing; the one run serves both arms
+        cfgs.append(dict(common, opt=opt, bs=b, micro_bs=micro_bs, scaled=scaled, scaler=dict(ref_bs=ref_bs) if scaled else None))
+    for opt,b in itertools.product(('lamb_bsi', 'lamb'), ablation_bs if ablation_micro else ()):
+        cfgs.append(dict(common, opt=opt, bs=b, micro_bs=ablation_micro, scaled=b!=ref_bs, scaler=dict(ref_bs=ref_bs) if b!=ref_bs else None))
+    return cfgs
+
 def lamb_rule(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES)
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and LAMB_GRIDS)
     csv=None, # Results file (resumed if it exists)
-    seeds=(0,), # Every configuration runs once per seed
+    seeds=(0, 1, 2), # Every configuration of the grid runs once per seed
     workers:int=1, # Parallel processes (see sweep)
+    dry:bool=False, # The scale's grid on tiny data for one epoch, one pilot lr: checks the configuration runs
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
-    "Experiment 2: `lamb_bsi` and fastai's `Lamb` from ref_bs/8 to ref_bs, with and without `BatchSizeScaler`, one-cycle"
-    c = _scale(scale)
-    ref,micro,epochs = (32, 4, 2) if scale=='quick' else (256, 32, 3 if scale=='cpu' else 10)
-    cfgs = []
-    for opt,b,scaled in itertools.product(('lamb', 'lamb_bsi'), (ref//8, ref//4, ref//2, ref), (False, True)):
-        if b==ref and scaled: continue                 # k=1: the scaler changes nothing
-        cfgs.append(dict(opt=opt, bs=b, micro_bs=micro, lr=1e-2, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle',
-                         scaler=dict(ref_bs=ref) if scaled else None, scaled=scaled, ref_bs=ref, multiple_of=ref))
-    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
+    "Experiment 2: tune `lamb_bsi`'s peak lr at ref_bs (pilot, first seed), then `lamb_configs` at that lr, once per seed"
+    c,g = _scale(scale),dict(LAMB_GRIDS[scale])
+    ref,epochs,pilot = g.pop('ref_bs'),g.pop('epochs'),g.pop('pilot_lrs')
+    if dry:
+        bmax = max(g['batch_sizes'])
+        c.update(size=16, n_per_class=bmax//10+1, n_valid_per_class=4); g.pop('size', None); epochs,pilot = 1,pilot[:1]
+    grid = {k: g.pop(k) for k in ('batch_sizes', 'micro_bs', 'ablation_micro', 'ablation_bs')}
+    c.update(g, epochs=epochs, workers=workers, show_progress=show_progress)
+    seeds = list(seeds)
+    # the pilot: lamb_bsi at ref_bs, one seed, each peak lr; these are configurations of the grid, so the chosen one is reused
+    pil = [o for lr in pilot for o in lamb_configs(ref, (ref,), grid['micro_bs'], lr, None) if o['opt']=='lamb_bsi']
+    p = sweep(pil, csv=csv, seeds=seeds[:1], **c)
+    p = p[(p.opt=='lamb_bsi') & (p.bs==ref) & (p.micro_bs==grid['micro_bs']) & (p.seed==seeds[0]) & p.lr.isin(pilot) & (p.epoch==epochs)]
+    lr = float(p.loc[p.accuracy.idxmax(), 'lr'])                        # the best validation accuracy at the end
+    return sweep(lamb_configs(ref, lr=lr, **grid), csv=csv, seeds=seeds, **c)
 
 _forum_hps = dict(lr=dict(lr_rule='linear'), wd=dict(wd_rule='linear'), mom=dict(mom_rule='pow'),
                   sqr_mom=dict(sqr_mom_rule='pow'), bn=dict(bn_rule='pow'))
@@ -543,12 +605,12 @@ def experiment(
     out:str='results', # Folder for {name}_{scale}.csv and the run log
     seeds:str=None, # Comma-separated seeds (default: the experiment's own, e.g. 0,1,2 for 'paper' and 'forum')
     workers:int=1, # Parallel processes, one torch thread each
-    dry:bool=False, # 'paper' only: the scale's grid on tiny data, one epoch (checks a configuration before a long run)
+    dry:bool=False, # 'paper' and 'lamb' only: the scale's grid on tiny data, one epoch (checks a configuration before a long run)
 ):
     "Run one of the experiment notebooks' sweeps from the command line, resuming from its CSV if it exists"
     if name not in _experiments: raise ValueError(f"`name` must be one of {list(_experiments)}, got {name!r}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    if dry and name!='paper': raise ValueError(f"`dry` is only for 'paper', got name={name!r}")
+    if dry and name not in ('paper', 'lamb'): raise ValueError(f"`dry` is only for 'paper' and 'lamb', got name={name!r}")
     csv = out/f'{name}_{scale}{"_dry" if dry else ""}.csv'
     kw = dict(workers=workers, **(dict(seeds=_ints(seeds)) if seeds else {}), **(dict(dry=True) if dry else {}))
     t0 = time.time()

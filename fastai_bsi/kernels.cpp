@@ -3,13 +3,17 @@
 // and CPU capability under ~/.cache/torch_extensions). The arithmetic is the readable steppers' of
 // fastai_bsi.optimizer, in the same order; nbs/01a_kernels.ipynb explains it and tests it against them.
 // Every tensor is contiguous, on the CPU, of one floating dtype per parameter; `h` holds one row of float64
-// hyper-parameters per tensor (the row layouts are in fastai_bsi/kernels.py, `_row`).
+// hyper-parameters per tensor, whose columns fastai_bsi/kernels.py names in ROW_COLS (it checks their number against
+// row_widths() below when it loads this file).
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <utility>
 #include <vector>
+
+constexpr int64_t ADAM_W = 9, LAMB_W = 10, FOLD_W = 6;   // columns of a row: ROW_COLS in kernels.py
 
 template <typename T>
 static void adam_one(T* __restrict p, const T* __restrict g, const T* __restrict s, T* __restrict m, T* __restrict v,
@@ -74,18 +78,18 @@ static void check(const std::vector<at::Tensor>& ps, const std::vector<at::Tenso
 
 void adam_(std::vector<at::Tensor> ps, std::vector<at::Tensor> gs, std::vector<at::Tensor> ss,
            std::vector<at::Tensor> ms, std::vector<at::Tensor> vs, at::Tensor h) {
-  check(ps, gs, ss, ms, vs, h, 9);
+  check(ps, gs, ss, ms, vs, h, ADAM_W);
   const double* H = h.data_ptr<double>();
   for (size_t k = 0; k < ps.size(); k++)
     AT_DISPATCH_FLOATING_TYPES(ps[k].scalar_type(), "adam_bsi", [&] {
       adam_one<scalar_t>(ps[k].data_ptr<scalar_t>(), gs[k].data_ptr<scalar_t>(), ss[k].data_ptr<scalar_t>(),
-                         ms[k].data_ptr<scalar_t>(), vs[k].data_ptr<scalar_t>(), ps[k].numel(), H + 9*k);
+                         ms[k].data_ptr<scalar_t>(), vs[k].data_ptr<scalar_t>(), ps[k].numel(), H + ADAM_W*k);
     });
 }
 
 void lamb_(std::vector<at::Tensor> ps, std::vector<at::Tensor> gs, std::vector<at::Tensor> ss,
            std::vector<at::Tensor> ms, std::vector<at::Tensor> vs, at::Tensor h) {
-  check(ps, gs, ss, ms, vs, h, 10);
+  check(ps, gs, ss, ms, vs, h, LAMB_W);
   const double* H = h.data_ptr<double>();
   int64_t mx = 1;
   for (const auto& p : ps) mx = std::max(mx, p.numel());
@@ -96,7 +100,7 @@ void lamb_(std::vector<at::Tensor> ps, std::vector<at::Tensor> gs, std::vector<a
       if (!u.defined()) u = at::empty({mx}, ps[k].options());
       lamb_one<scalar_t>(ps[k].data_ptr<scalar_t>(), gs[k].data_ptr<scalar_t>(), ss[k].data_ptr<scalar_t>(),
                          ms[k].data_ptr<scalar_t>(), vs[k].data_ptr<scalar_t>(), u.data_ptr<scalar_t>(), ps[k].numel(),
-                         H + 10*k);
+                         H + LAMB_W*k);
     });
 }
 
@@ -126,12 +130,12 @@ static void fold_one(const T* p, const T* g, T* a, T* q, int64_t n, const double
 
 void fold_(std::vector<at::Tensor> ps, std::vector<at::Tensor> gs, std::vector<at::Tensor> as,
            std::vector<at::Tensor> qs, at::Tensor h) {
-  check(ps, gs, as, qs, qs, h, 6);
+  check(ps, gs, as, qs, qs, h, FOLD_W);
   const double* H = h.data_ptr<double>();
   for (size_t k = 0; k < ps.size(); k++)
     AT_DISPATCH_FLOATING_TYPES(ps[k].scalar_type(), "fold", [&] {
       fold_one<scalar_t>(ps[k].data_ptr<scalar_t>(), gs[k].data_ptr<scalar_t>(), as[k].data_ptr<scalar_t>(),
-                         qs[k].data_ptr<scalar_t>(), ps[k].numel(), H + 6*k);
+                         qs[k].data_ptr<scalar_t>(), ps[k].numel(), H + FOLD_W*k);
     });
 }
 
@@ -139,4 +143,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("adam_", &adam_, "adam_bsi step on lists of tensors (one row of h per tensor)");
   m.def("lamb_", &lamb_, "lamb_bsi step on lists of tensors (one row of h per tensor)");
   m.def("fold_", &fold_, "a = b1*a + c1*G, q = b2*q + c2*G*G with G = g + l2*p, on lists of tensors");
+  m.def("row_widths", []() { return std::vector<std::pair<std::string, int64_t>>{
+    {"adam", ADAM_W}, {"lamb", LAMB_W}, {"fold", FOLD_W}}; }, "the number of columns of each kind of row");
 }

@@ -13,7 +13,8 @@ from fastai.basics import *
 from fastai.optimizer import debias
 
 # %% auto #0
-__all__ = ['COMPILE_MIN_NUMEL', 'CPU_BACKEND', 'BSIWarning', 'StepRecord', 'fold_pass', 'bsi_step']
+__all__ = ['ROW_COLS', 'COMPILE_MIN_NUMEL', 'CPU_BACKEND', 'BSIWarning', 'StepRecord', 'trust_ratio', 'kernel_row', 'fold_pass',
+           'bsi_step']
 
 # %% ../nbs/01a_kernels.ipynb #ff618b9e
 class BSIWarning(UserWarning):
@@ -33,6 +34,29 @@ class StepRecord(NamedTuple):
     @property
     def folded(self): return self.g is None
 
+def trust_ratio(
+    r1:Tensor, # ‖w‖, the norm of the weights (one value, or one per tensor)
+    r2:Tensor, # ‖u‖, the norm of the update direction
+    max_trust:float|Tensor=10., # The cap on the ratio
+) -> Tensor:
+    "LAMB's trust ratio $q = \\min(‖w‖/‖u‖, \\text{max\\_trust})$, and 1 where either norm is 0 (the readable stepper, the foreach path and the compiled kernel all use it)"
+    return torch.where((r1>0) & (r2>0), (r1/r2).clamp(max=max_trust), torch.ones_like(r1))
+
+ROW_COLS = dict(   # The columns of the fused kernels' table of hyper-parameters, one row per tensor, in order
+    adam=('nstep', 'decay', 'l2', 'b1', 'd1', 'b2', 'd2', 'bc2', 'eps'),   # nstep=-lr/bc1; decay=1-lr*wd (decoupled, else 1); l2=wd (L2, else 0); d=1-b
+    lamb=('lr', 'wd', 'b1', 'd1', 'b2', 'd2', 'bc1', 'bc2', 'eps', 'max_trust'),
+    fold=('b1', 'b2', 'c1', 'c2', 'l2', 'over'),                            # a = b1*a + c1*G, q = b2*q + c2*G², G = g + l2*p; over: 1 or 0
+)
+
+def kernel_row(
+    kind:str, # 'adam', 'lamb' or 'fold'
+    **cols # A value for each of ROW_COLS[kind], by name
+) -> list:
+    "One row of the fused kernels' table, built by column name (the C++ side checks the width)"
+    names = ROW_COLS[kind]
+    if set(cols) != set(names): raise ValueError(f"a {kind} row needs exactly {names}, got {tuple(cols)}")
+    return [float(cols[c]) for c in names]
+
 # %% ../nbs/01a_kernels.ipynb #cb061620
 COMPILE_MIN_NUMEL = 2**22   # `compiled=None`: the fused kernels run when a device's tensors hold at least this many values
 _K = 16                      # tensors per `torch.compile`d call
@@ -41,7 +65,7 @@ def _adam_kernel(ps, gs, ss, ms, vs, h):
     "Fused `adam_bsi` update of 1-D tensors; row `h[i]`: -lr/bc1, 1-lr*wd (decoupled), wd (L2), b1, 1-b1, b2, 1-b2, bc2, eps"
     for i in range(len(ps)):
         p,g,s,m,v = ps[i],gs[i],ss[i],ms[i],vs[i]
-        nstep,decay,l2,b1,d1,b2,d2,bc2,eps = h[i].unbind()
+        nstep,decay,l2,b1,d1,b2,d2,bc2,eps = h[i].unbind()                # ROW_COLS['adam'], in its order
         s = s + 2*l2*p*g + l2*l2*p*p                                # micro_l2_reg: the mean of (g_k + wd*p)^2
         g = g + l2*p
         m_,v_ = m*b1 + g*d1, v*b2 + s*d2                            # average_grad, average_micro_sqr_grad
@@ -52,24 +76,24 @@ def _lamb_kernel(ps, gs, ss, ms, vs, h):
     "Fused `lamb_bsi` update of 1-D tensors; row `h[i]`: lr, wd, b1, 1-b1, b2, 1-b2, bc1, bc2, eps, max_trust"
     for i in range(len(ps)):
         p,g,s,m,v = ps[i],gs[i],ss[i],ms[i],vs[i]
-        lr,wd,b1,d1,b2,d2,bc1,bc2,eps,max_trust = h[i].unbind()
+        lr,wd,b1,d1,b2,d2,bc1,bc2,eps,max_trust = h[i].unbind()          # ROW_COLS['lamb'], in its order
         m_,v_ = m*b1 + g*d1, v*b2 + s*d2
         u = (m_/bc1)/((v_/bc2).sqrt() + eps) + wd*p
         r1,r2 = torch.linalg.vector_norm(p),torch.linalg.vector_norm(u)
-        q = torch.where((r1>0) & (r2>0), (r1/r2).clamp(max=max_trust), torch.ones_like(r1))
-        p.copy_(p - lr*q*u); m.copy_(m_); v.copy_(v_)
+        p.copy_(p - lr*trust_ratio(r1, r2, max_trust)*u); m.copy_(m_); v.copy_(v_)
 
 _kernels = dict(adam=_adam_kernel, lamb=_lamb_kernel)
 # rows for the padding tensors (all zeros): they stay zero
-_pad_rows = dict(adam=[0., 1., 0., 0.9, 0.1, 0.99, 0.01, 1., 1.], lamb=[0., 0., 0.9, 0.1, 0.99, 0.01, 1., 1., 1., 1.])
+_pad_rows = dict(adam=kernel_row('adam', nstep=0, decay=1, l2=0, b1=0.9, d1=0.1, b2=0.99, d2=0.01, bc2=1, eps=1),
+                 lamb=kernel_row('lamb', lr=0, wd=0, b1=0.9, d1=0.1, b2=0.99, d2=0.01, bc1=1, bc2=1, eps=1, max_trust=1))
 
 def _row(kind, hyper, wd, step, decouple_wd=True):
     "The kernels' row of hyper-parameters for one group, weight decay and step count"
     mom,sqr_mom,eps,lr = float(hyper['mom']),float(hyper['sqr_mom']),float(hyper['eps']),float(hyper['lr'])
     bc1,bc2 = debias(mom, 1-mom, step),debias(sqr_mom, 1-sqr_mom, step)
-    if kind=='lamb': return [lr, wd, mom, 1-mom, sqr_mom, 1-sqr_mom, bc1, bc2, eps, float(hyper.get('max_trust', 10.))]
-    dec = decouple_wd
-    return [-lr/bc1, 1-lr*wd if dec else 1., 0. if dec else wd, mom, 1-mom, sqr_mom, 1-sqr_mom, bc2, eps]
+    b = dict(b1=mom, d1=1-mom, b2=sqr_mom, d2=1-sqr_mom, bc2=bc2, eps=eps)
+    if kind=='lamb': return kernel_row('lamb', lr=lr, wd=wd, bc1=bc1, max_trust=float(hyper.get('max_trust', 10.)), **b)
+    return kernel_row('adam', nstep=-lr/bc1, decay=1-lr*wd if decouple_wd else 1., l2=0. if decouple_wd else wd, **b)
 
 # %% ../nbs/01a_kernels.ipynb #1a9ed190
 def _cpp_kernels():
@@ -85,8 +109,11 @@ def _cpp_kernels():
         name = f"fastai_bsi_kernels_{cap.lower()}_{hashlib.md5(src.read_bytes()).hexdigest()[:10]}"
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            _compiled_fns['cpp'] = load(name, sources=[str(src)],
-                                        extra_cflags=['-O3', '-fno-math-errno', '-fopenmp-simd', *isa.get(cap, [])])
+            lib = load(name, sources=[str(src)], extra_cflags=['-O3', '-fno-math-errno', '-fopenmp-simd', *isa.get(cap, [])])
+        widths = dict(lib.row_widths())
+        if widths != {k: len(v) for k,v in ROW_COLS.items()}:     # the two sides name the same columns
+            raise RuntimeError(f"kernels.cpp reads rows of widths {widths}, ROW_COLS has {({k: len(v) for k,v in ROW_COLS.items()})}")
+        _compiled_fns['cpp'] = lib
     return _compiled_fns['cpp']
 
 # %% ../nbs/01a_kernels.ipynb #fb62a45a
@@ -106,7 +133,7 @@ def fold_pass(
     if (t.device.type=='cpu' and t.dtype in (torch.float32, torch.float64) and _fused_ok(t.device, t.dtype)
         and all(o.dtype==t.dtype and o.device==t.device and o.is_contiguous() for l in (ps, gs, as_, qs) for o in l)):
         try:
-            row = [b1, b2, c1, c2, l2, float(over)]
+            row = kernel_row('fold', b1=b1, b2=b2, c1=c1, c2=c2, l2=l2, over=over)
             _cpp_kernels().fold_(ps, gs, as_, qs, torch.tensor([row]*len(ps), dtype=torch.float64)); return
         except Exception as e: _fused_failed('fold', t.device, e)
     if over: torch._foreach_zero_(as_); torch._foreach_zero_(qs)
@@ -152,8 +179,7 @@ def _lamb_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, max_trust
     u = torch._foreach_div(ms, debias(mom, 1-mom, step)); torch._foreach_div_(u, d); del d
     if wd!=0: torch._foreach_add_(u, ps, alpha=wd)
     r1,r2 = torch.stack(torch._foreach_norm(ps)),torch.stack(torch._foreach_norm(u))
-    q = torch.where((r1>0) & (r2>0), (r1/r2).clamp(max=max_trust), torch.ones_like(r1))
-    torch._foreach_mul_(u, list((lr*q).unbind()))
+    torch._foreach_mul_(u, list((lr*trust_ratio(r1, r2, max_trust)).unbind()))
     torch._foreach_sub_(ps, u)
 
 _foreach_fns = dict(adam=_adam_foreach, lamb=_lamb_foreach)

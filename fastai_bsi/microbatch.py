@@ -101,10 +101,6 @@ def _split_idxs(n, micro_bs):
 
 def _slice_b(b, s): return tuple(o[s] for o in b)
 
-def _cat_preds(preds):
-    if isinstance(preds[0], Tensor): return torch.cat(preds)
-    return type(preds[0])(_cat_preds(list(o)) for o in zip(*preds))
-
 
 # %% ../nbs/01_microbatch.ipynb #4788cc33
 def inference_pass(
@@ -285,7 +281,7 @@ class MicroBatchGrads(Callback):
             learn._with_events(learn._backward, 'backward', CancelBackwardException)
             preds.append(learn.pred); loss = loss + learn.loss.detach()*find_bs(learn.yb)
         learn.xb,learn.yb = xb,yb
-        learn.pred,learn.loss = _cat_preds(preds),loss/find_bs(yb)
+        learn.pred,learn.loss = to_concat(preds),loss/find_bs(yb)   # fastai joins tensors, tuples and dicts as get_preds does
         learn.loss_grad = learn.loss
         learn._with_events(learn._step, 'step', CancelStepException)
         learn.opt.zero_grad()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from fastai.basics import *
 from fastai.optimizer import weight_decay, average_grad, step_stat, adam_step, debias
-from .kernels import BSIWarning, StepRecord, bsi_step
+from .kernels import BSIWarning, StepRecord, bsi_step, trust_ratio
 
 # %% auto #0
 __all__ = ['beta2gamma', 'gamma2beta', 'check_hypers', 'average_micro_sqr_grad', 'micro_l2_reg', 'adam_bsi_cbs', 'lamb_bsi_step',
@@ -57,6 +57,14 @@ _missing_msg = ("a batch size invariant optimizer stepped without micro-batch st
     "it behaves as plain Adam/LAMB with the whole batch as one micro-batch. Add `MicroBatchGrads` to the Learner "
     "(or pass `missing_stats='ignore'` to silence this).")
 
+_missing_err = ("a batch size invariant optimizer stepped without micro-batch statistics (`p.sqr_grad` is not set) and "
+    "`missing_stats='error'`. Add `MicroBatchGrads` to the Learner.")
+
+def _on_missing(missing_stats:str) -> bool:
+    "A parameter has no `p.sqr_grad`: raise under 'error'; whether to warn (under 'warn')"
+    if missing_stats=='error': raise RuntimeError(_missing_err)
+    return missing_stats=='warn'
+
 def _check_missing(missing_stats):
     if missing_stats not in ('warn', 'error', 'ignore'):
         raise ValueError(f"`missing_stats` must be one of 'warn', 'error', 'ignore', got {missing_stats!r}")
@@ -72,8 +80,7 @@ def average_micro_sqr_grad(
     "Keep in `sqr_avg` the moving average of the mean squared micro-batch gradient `p.sqr_grad` with `sqr_mom`"
     s = getattr(p, 'sqr_grad', None)
     if s is None:
-        if missing_stats=='error': raise RuntimeError(_missing_msg.split(': it')[0] + " and `missing_stats='error'`.")
-        if missing_stats=='warn': warnings.warn(_missing_msg, BSIWarning, stacklevel=2)
+        if _on_missing(missing_stats): warnings.warn(_missing_msg, BSIWarning, stacklevel=2)
         s = p.grad.data*p.grad.data
     if sqr_avg is None: sqr_avg = torch.zeros_like(p.data)
     sqr_avg.mul_(sqr_mom).add_(s, alpha=1-sqr_mom if dampening else 1.)
@@ -125,8 +132,7 @@ def lamb_bsi_step(
     s = (grad_avg/debias1) / ((sqr_avg/debias2).sqrt() + eps)
     if trust_wd and do_wd and wd!=0: s.add_(p.data, alpha=wd)
     r1,r2 = p.data.norm(),s.norm()
-    q = torch.where((r1>0) & (r2>0), (r1/r2).clamp(max=max_trust), torch.ones_like(r1))
-    p.data.sub_(lr * q * s)
+    p.data.sub_(lr * trust_ratio(r1, r2, max_trust) * s)
     return p
 
 lamb_bsi_step.defaults = dict(max_trust=10.)
@@ -208,10 +214,7 @@ class BSIOptimizer(Optimizer):
                 if g is None or readable: continue
                 if g.is_sparse: readable = True; continue
                 s = getattr(p, 'sqr_grad', None)
-                if s is None:
-                    ms = self.missing_stats
-                    if ms=='error': raise RuntimeError(_missing_msg.split(': it')[0] + " and `missing_stats='error'`.")
-                    warn |= ms=='warn'
+                if s is None: warn |= _on_missing(self.missing_stats)
                 todo.append((p, g, s, hyper))
         if readable:                                  # the steppers, on the parameters with a gradient
             super().step(); todo = [o for o in todo if o[1] is None]
