@@ -21,11 +21,12 @@ from .noise_scale import GradientNoiseScale
 from .data import imagenette_dls, load_imagenette, TensorDataset
 
 # %% auto #0
-__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'LAMB_GRIDS', 'bn_to_gn', 'xresnet_norm', 'EpochTrainLoss', 'LossCurve',
-           'train_run', 'loss_curves', 'sweep', 'paper_configs', 'invariance_gap', 'seed_summary', 'invariance_stats',
-           'seed_noise', 'matched_progress', 'pm', 'seed_diff', 'verdict', 'gap_to_ref', 'plot_invariance',
-           'paper_protocol', 'lamb_configs', 'lamb_rule', 'forum_configs', 'forum_sweeps', 'noise_scale_runs',
-           'experiment', 'machine_info', 'demo_configs', 'demo_pairs', 'demo_verdict', 'plot_demo', 'demo']
+__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'LAMB_GRIDS', 'VIT_GRIDS', 'bn_to_gn', 'xresnet_norm', 'vit_qk',
+           'EpochTrainLoss', 'LossCurve', 'train_run', 'loss_curves', 'sweep', 'paper_configs', 'invariance_gap',
+           'seed_summary', 'invariance_stats', 'seed_noise', 'matched_progress', 'pm', 'seed_diff', 'verdict',
+           'gap_to_ref', 'plot_invariance', 'paper_protocol', 'lamb_configs', 'lamb_rule', 'vit_protocol',
+           'forum_configs', 'forum_sweeps', 'noise_scale_runs', 'experiment', 'machine_info', 'demo_configs',
+           'demo_pairs', 'demo_verdict', 'plot_demo', 'demo']
 
 # %% ../nbs/05_experiments.ipynb #80ba4704
 def bn_to_gn(
@@ -55,6 +56,20 @@ def xresnet_norm(
     if norm not in ('batch', 'group'): raise ValueError(f"`norm` must be 'batch' or 'group', got {norm!r}")
     m = _archs[arch](n_out=n_out, widen=widen)
     return bn_to_gn(m) if norm=='group' else m
+
+def vit_qk(
+    size:int=24, # Image size in pixels (a multiple of `patch`)
+    patch:int=4, # Patch size in pixels
+    dim:int=96, # Embedding width
+    depth:int=4, # Transformer blocks
+    heads:int=3, # Attention heads
+    n_out:int=10, # Number of classes
+) -> nn.Module:
+    "A small vision transformer with QK-layernorm: timm's `VisionTransformer(qk_norm=True)`, the paper's third model, sized for a CPU"
+    from timm.models.vision_transformer import VisionTransformer     # timm: an extra of the experiments (pip install fastai_bsi[dev])
+    if size % patch: raise ValueError(f"`size`={size} must be a multiple of `patch`={patch}")
+    return VisionTransformer(img_size=size, patch_size=patch, num_classes=n_out, embed_dim=dim, depth=depth, num_heads=heads,
+                             mlp_ratio=2., qk_norm=True)
 
 # %% ../nbs/05_experiments.ipynb #d4332fa3
 class EpochTrainLoss(Callback):
@@ -129,7 +144,7 @@ def train_run(
     epochs:int=2, # Epochs
     sched:str='const', # 'const', 'one_cycle' or 'flat_cos'
     scaler:dict|None=None, # BatchSizeScaler arguments (None: no scaler)
-    arch:str='xresnet18', # Model architecture
+    arch:str='xresnet18', # 'xresnet18', 'xresnet34' or 'vit' (vit_qk, with its `vit` arguments)
     norm:str='batch', # 'batch' or 'group' (layer norm)
     widen:float=0.25, # Width multiplier of the xresnet
     size:int=32, # Image size
@@ -138,6 +153,8 @@ def train_run(
     augment:bool=True, # Random flips
     multiple_of:int|None=None, # Use a fixed subset of the training set whose size is a multiple of this (e.g. the largest batch size)
     seed:int=0, # Seed for everything random in the run
+    label_smoothing:float=0., # Label smoothing of the cross-entropy (the paper's ViT: 0.1)
+    vit:dict|None=None, # vit_qk arguments other than size and n_out (arch='vit')
     gns:bool=False, # Also measure the gradient noise scale (GradientNoiseScale; needs micro_bs): a b_simple column
     curve_every:int|None=None, # Also record the training loss per window of this many samples (LossCurve): a curve column
     device=None, # Device (default: fastai's default_device())
@@ -147,21 +164,24 @@ def train_run(
     "Train one configuration on Imagenette; one dict per epoch with the configuration and the results"
     if opt not in _opts: raise ValueError(f"`opt` must be one of {list(_opts)}, got {opt!r}")
     if sched not in _scheds: raise ValueError(f"`sched` must be one of {list(_scheds)}, got {sched!r}")
+    if arch=='vit' and norm!='layer': raise ValueError(f"arch='vit' has layer norm inside: pass norm='layer', got {norm!r}")
     if gns and not micro_bs: raise ValueError("`gns=True` measures the noise scale from micro-batches: it needs `micro_bs`")
     cfg = dict(opt=opt, bs=bs, micro_bs=micro_bs, lr=lr, mom=mom, sqr_mom=sqr_mom, wd=wd, epochs=epochs, sched=sched,
                **(dict(gns=True) if gns else {}), **(dict(curve_every=curve_every) if curve_every else {}),
                scaler=str(scaler) if scaler else '', arch=arch, norm=norm, widen=widen, size=size,
+               **(dict(label_smoothing=label_smoothing) if label_smoothing else {}), **(dict(vit=str(vit)) if vit else {}),
                n_per_class=n_per_class, seed=seed, **kwargs)
     d = _dls(size, n_per_class, n_valid_per_class, bs, device, path, augment, multiple_of)
     set_seed(seed, reproducible=True)                  # the shuffling order depends on the seed, not on `bs`
     dls = DataLoaders(d.train.new(bs=bs), d.valid, device=d.device)
-    model = xresnet_norm(arch, norm, widen, n_out=d.c)
+    model = vit_qk(size, n_out=d.c, **(vit or {})) if arch=='vit' else xresnet_norm(arch, norm, widen, n_out=d.c)
     etl = EpochTrainLoss()
     cbs = [etl] + ([MicroBatchGrads(micro_bs=micro_bs)] if micro_bs else []) + ([BatchSizeScaler(verbose=False, **scaler)] if scaler else [])
     if gns: cbs.append(GradientNoiseScale())
     if curve_every: lc = LossCurve(curve_every); cbs.append(lc)
     opt_func = partial(_opts[opt], mom=mom, sqr_mom=sqr_mom) if opt!='sgd' else partial(SGD, mom=mom)
-    learn = Learner(dls, model, CrossEntropyLossFlat(), opt_func=opt_func, metrics=accuracy, wd=wd, cbs=cbs,
+    loss = LabelSmoothingCrossEntropyFlat(eps=label_smoothing) if label_smoothing else CrossEntropyLossFlat()
+    learn = Learner(dls, model, loss, opt_func=opt_func, metrics=accuracy, wd=wd, cbs=cbs,
                     wd_bn_bias=True)
     t0 = time.time()
     with learn.no_logging(), learn.no_bar(), warnings.catch_warnings():
@@ -544,6 +564,31 @@ def lamb_rule(
     lr = float(p.loc[p.accuracy.idxmax(), 'lr'])                        # the best validation accuracy at the end
     return sweep(lamb_configs(ref, lr=lr, **grid), csv=csv, seeds=seeds, **c)
 
+VIT_GRIDS = dict(   # Experiment 1 with the ViT at each scale: what `vit_protocol` adds to `SCALES`
+    quick=dict(batch_sizes=(8, 32), micro_bs=8, epochs=2, lr0s={a: (1e-3,) for a in PAPER_ARMS}),
+    cpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=4, size=24, lr0s={a: (1e-4, 3e-4, 1e-3) for a in PAPER_ARMS}),
+    gpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=8, vit=dict(dim=192, depth=6, heads=3),
+             lr0s={a: (1e-5, 1e-4, 3e-4, 1e-3) for a in PAPER_ARMS}),             # estimate, not run yet
+)
+
+def vit_protocol(
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and VIT_GRIDS)
+    csv=None, # Results file (resumed if it exists)
+    seeds=(0, 1, 2), # Every configuration runs once per seed
+    workers:int=1, # Parallel processes (see sweep)
+    dry:bool=False, # The scale's grid on tiny data for one epoch, one eta_0 per arm: checks the configuration runs
+    show_progress:bool=True, # Progress bar
+) -> pd.DataFrame:
+    "Experiment 1 with the paper's third model, `vit_qk` (QK-layernorm, label smoothing 0.1): the three arms, the noise scale at B_max"
+    c,g = _scale(scale),dict(VIT_GRIDS[scale])
+    lr0s,bss,micro,epochs = g.pop('lr0s'),g.pop('batch_sizes'),g.pop('micro_bs'),g.pop('epochs')
+    c.update(g, arch='vit', label_smoothing=0.1)
+    if dry:
+        c.update(size=16, n_per_class=max(bss)//10+1, n_valid_per_class=4); epochs = 1
+        lr0s = {a: v[:1] for a,v in lr0s.items()}
+    cfgs = [dict(o, gns=o['bs']==max(bss)) for o in paper_configs(bss, lr0s, micro, arms=PAPER_ARMS, norms=('layer',))]
+    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
+
 _forum_hps = dict(lr=dict(lr_rule='linear'), wd=dict(wd_rule='linear'), mom=dict(mom_rule='pow'),
                   sqr_mom=dict(sqr_mom_rule='pow'), bn=dict(bn_rule='pow'))
 _none = dict(lr_rule='none', mom_rule='none', sqr_mom_rule='none', wd_rule='none', bn_rule='none')
@@ -596,21 +641,21 @@ def noise_scale_runs(
     return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
 
 # %% ../nbs/05_experiments.ipynb #98a6b4e9
-_experiments = dict(paper=paper_protocol, lamb=lamb_rule, forum=forum_sweeps, noise=noise_scale_runs)
+_experiments = dict(paper=paper_protocol, lamb=lamb_rule, forum=forum_sweeps, noise=noise_scale_runs, vit=vit_protocol)
 
 @call_parse
 def experiment(
-    name:str, # 'paper', 'lamb', 'forum' or 'noise'
+    name:str, # 'paper', 'lamb', 'forum', 'noise' or 'vit'
     scale:str='cpu', # 'quick', 'cpu' or 'gpu'
     out:str='results', # Folder for {name}_{scale}.csv and the run log
     seeds:str=None, # Comma-separated seeds (default: the experiment's own, e.g. 0,1,2 for 'paper' and 'forum')
     workers:int=1, # Parallel processes, one torch thread each
-    dry:bool=False, # 'paper' and 'lamb' only: the scale's grid on tiny data, one epoch (checks a configuration before a long run)
+    dry:bool=False, # 'paper', 'lamb' and 'vit' only: the scale's grid on tiny data, one epoch (checks a configuration before a long run)
 ):
     "Run one of the experiment notebooks' sweeps from the command line, resuming from its CSV if it exists"
     if name not in _experiments: raise ValueError(f"`name` must be one of {list(_experiments)}, got {name!r}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    if dry and name not in ('paper', 'lamb'): raise ValueError(f"`dry` is only for 'paper' and 'lamb', got name={name!r}")
+    if dry and name not in ('paper', 'lamb', 'vit'): raise ValueError(f"`dry` is only for 'paper', 'lamb' and 'vit', got name={name!r}")
     csv = out/f'{name}_{scale}{"_dry" if dry else ""}.csv'
     kw = dict(workers=workers, **(dict(seeds=_ints(seeds)) if seeds else {}), **(dict(dry=True) if dry else {}))
     t0 = time.time()
