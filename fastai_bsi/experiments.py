@@ -558,7 +558,8 @@ def lamb_rule(
     c.update(g, epochs=epochs, workers=workers, show_progress=show_progress)
     seeds = list(seeds)
     # the pilot: lamb_bsi at ref_bs, one seed, each peak lr; these are configurations of the grid, so the chosen one is reused
-    pil = [o for lr in pilot for o in lamb_configs(ref, (ref,), grid['micro_bs'], lr, None) if o['opt']=='lamb_bsi']
+    pil = [dict(o, multiple_of=max(grid['batch_sizes'])) for lr in pilot          # (the grid's training subset)
+           for o in lamb_configs(ref, (ref,), grid['micro_bs'], lr, None) if o['opt']=='lamb_bsi']
     p = sweep(pil, csv=csv, seeds=seeds[:1], **c)
     p = p[(p.opt=='lamb_bsi') & (p.bs==ref) & (p.micro_bs==grid['micro_bs']) & (p.seed==seeds[0]) & p.lr.isin(pilot) & (p.epoch==epochs)]
     lr = float(p.loc[p.accuracy.idxmax(), 'lr'])                        # the best validation accuracy at the end
@@ -566,7 +567,7 @@ def lamb_rule(
 
 VIT_GRIDS = dict(   # Experiment 1 with the ViT at each scale: what `vit_protocol` adds to `SCALES`
     quick=dict(batch_sizes=(8, 32), micro_bs=8, epochs=2, lr0s={a: (1e-3,) for a in PAPER_ARMS}),
-    cpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=4, size=24, lr0s={a: (1e-4, 3e-4, 1e-3) for a in PAPER_ARMS}),
+    cpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=4, size=24, lr0s={a: (1e-5, 1e-4, 1e-3) for a in PAPER_ARMS}),   # the paper's range
     gpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=8, vit=dict(dim=192, depth=6, heads=3),
              lr0s={a: (1e-5, 1e-4, 3e-4, 1e-3) for a in PAPER_ARMS}),             # estimate, not run yet
 )
