@@ -376,6 +376,14 @@ class MicroBatchGrads(Callback):
         "Fold mode: a cancelled step cannot take out what was folded, so it stops the fit with an error"
         if self.fold and self.ready: self._fold_cancelled('an optimizer step (`CancelStepException`)')
 
+    def before_backward(self):
+        "Fold mode: the micro-batch's weight in the step, and at a step's first micro-batch the moments' decay (`_fold_before_backward`)"
+        if self.fold: self._fold_before_backward()
+
+    def after_train(self):
+        "Fold mode: at the end of each epoch's training, finish a step left open, so validation and checkpoints see it"
+        if self.fold: self._finish_fold_step()
+
     def after_batch(self):
         "Remove `p.sqr_grad` (or the `bsi_folded` marks) after a step, so they are never reused"
         if self.ready: self._clear()
@@ -441,9 +449,8 @@ def _start_fold(self:MicroBatchGrads):
     self._unhooked = [p for pg in self.opt.param_lists for p in pg if p not in hooked]   # frozen when the fit started
 
 @patch
-def before_backward(self:MicroBatchGrads):
-    "Fold mode: the weight $n_k/N$ of this micro-batch and, at a step's first one, $\\beta_1$, $\\beta_2$, $\\lambda$ per group"
-    if not self.fold: return
+def _fold_before_backward(self:MicroBatchGrads):
+    "Fold mode, before each backward pass: the weight $n_k/N$ of this micro-batch and, at a step's first one, $\\beta_1$, $\\beta_2$, $\\lambda$ per group"
     n = find_bs(self.learn.yb)
     if self.count==0:
         self.step_ps,self.fold_wp = set(),{}
@@ -544,10 +551,6 @@ def _finish_fold_step(self:MicroBatchGrads):
     if self.count==0 or self.ready or (self.flat is None and not self.step_ps): return
     self._end_fold_step(); self.opt.step(); self._clear()
 
-@patch
-def after_train(self:MicroBatchGrads):
-    "Fold mode: at the end of each epoch's training, finish a step left open, so validation and checkpoints see it"
-    if self.fold: self._finish_fold_step()
 
 _cancel_msg = ("A callback cancelled {} after `MicroBatchGrads(fold=True)` had folded micro-batch gradients of the step "
     "into the optimizer's moments. Folded gradients cannot be taken out again, so the moments no longer match the "
