@@ -205,10 +205,10 @@ class MicroBatchGrads(Callback):
         self.split_kappa = len(sizes); self._one.start(sizes)
 
     def _drop_leftovers(self):
-        "What a fit that ended in an error (no `after_fit`) may have left: hooks, `bsi_folded` and `sqr_grad` marks"
+        "What a fit that ended in an error (no `after_fit`) may have left: hooks, `sqr_grad` marks, an open fold"
         self._remove_hooks()
-        for p in self.learn.model.parameters(): p.__dict__.pop('bsi_folded', None); p.__dict__.pop('sqr_grad', None)
-        if self.opt is not None: self.opt.fold_open = False
+        for p in self.learn.model.parameters(): p.__dict__.pop('sqr_grad', None)
+        if isinstance(self.opt, BSIOptimizer): self.opt.cancel_fold()
 
     def _patch_do_one_batch(self):
         "Split mode: the Learner's `_do_one_batch` becomes ours, and undoes itself if this callback was removed"
@@ -360,7 +360,7 @@ class MicroBatchGrads(Callback):
         for p,s in zip(ps, sq): p.sqr_grad = s if s.dtype==p.dtype else s.to(p.dtype)
 
     def _clear(self):
-        for p in getattr(self, 'step_params', []): p.__dict__.pop('sqr_grad', None); p.__dict__.pop('bsi_folded', None)
+        for p in getattr(self, 'step_params', []): p.__dict__.pop('sqr_grad', None)
         self.count,self.n_seen,self.ready,self.step_params,self._acc_batches = 0,0,False,[],0
 
     def after_cancel_batch(self):
@@ -385,7 +385,7 @@ class MicroBatchGrads(Callback):
         if self.fold: self._finish_fold_step()
 
     def after_batch(self):
-        "Remove `p.sqr_grad` (or the `bsi_folded` marks) after a step, so they are never reused"
+        "Remove `p.sqr_grad` after a step, so it is never reused (a folded step closed itself in `step`)"
         if self.ready: self._clear()
         if self._one is not None: self._one.stop()
 
@@ -435,7 +435,7 @@ def _start_fold(self:MicroBatchGrads):
         why = "fp16 loss scaling must see the whole step's gradients for overflow before they reach the moments (bf16 works)"
     if why: raise ValueError(f"`MicroBatchGrads(fold=True)` cannot be used here: {why}. Use `fold=False`.")
     self.group_of = {p:i for i,pg in enumerate(self.opt.param_lists) for p in pg}
-    self._mb_folded = self.opt.fold_open = False
+    self._mb_folded = False; self.opt.cancel_fold()
     tps,self.world = self._trainable(),1
     if self.ddp is not None:                       # the moments become views into one buffer, all-reduced once a step
         self.flat,self.world = FlatMicroStats(tps),dist.get_world_size(self.ddp.process_group)
@@ -493,7 +493,7 @@ def _fold_hook(self:MicroBatchGrads, p):
         with torch.no_grad():                    # under DDP the moments were already decayed at the step's start
             fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, w, l2=l2, first=first_)
     self.step_ps.add(p); self.fold_wp[p] = self.fold_wp.get(p, 0.) + w
-    self._mb_folded = self.opt.fold_open = True     # the moments now hold part of an unfinished step
+    self._mb_folded = True; self.opt.begin_fold()   # the moments now hold part of an unfinished step
     p.grad = None
 
 @patch
@@ -529,7 +529,7 @@ def _end_fold_step(self:MicroBatchGrads):
         idle = stepped - self.step_ps
         if idle: self._scale_moments(lambda b: b, idle); self.step_ps |= idle
     self._l2_rest()
-    for p in self.step_ps: p.bsi_folded = True
+    self.opt.end_fold(self.step_ps)
     self.step_params,self.ready = list(self.step_ps),True
 
 @patch
@@ -563,7 +563,7 @@ def _fold_cancelled(self:MicroBatchGrads, what):
     "Fold mode: a cancelled micro-batch that folded nothing is skipped; otherwise end the fit with the reason"
     started,self._folding = self._folding,False
     if self.ready or self._mb_folded or (self.split and self._one is None and self.count):   # (one pass: between batches)
-        self._teardown(); self.opt.fold_open = False
+        self._teardown(); self.opt.cancel_fold()
         raise RuntimeError(_cancel_msg.format(what))
     if started and self.count==0 and self.flat is not None:     # undo the decay of the step's start (done again next time)
         self._scale_moments(lambda b: self.world/b if b else 1.)

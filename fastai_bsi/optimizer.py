@@ -152,23 +152,39 @@ class BSIOptimizer(Optimizer):
     "fastai `Optimizer` running the `adam_bsi`/`lamb_bsi` step on whole groups of tensors (its `cbs` when `foreach=False`)"
     def __init__(self,
         params:Tensor|Iterable, # Model parameters
-        cbs:list, # The readable steppers (run when foreach=False)
-        kind:str='adam', # 'adam' or 'lamb'
-        decouple_wd:bool|None=True, # True: decoupled weight decay; False: L2; None (LAMB only): inside the trust ratio (must match cbs)
+        kind:str='adam', # 'adam' or 'lamb': the step, and its readable steppers (`adam_bsi_cbs`, `lamb_bsi_cbs`, run when foreach=False)
+        decouple_wd:bool|None=True, # True: decoupled weight decay; False: L2; None (LAMB only): inside the trust ratio
         foreach:bool|None=None, # False: the readable steppers; None or True: the grouped fast path
         compiled:bool|None=None, # Fused kernels: None when a device's tensors hold >= COMPILE_MIN_NUMEL values; True always
         missing_stats:str='warn', # A parameter without p.sqr_grad: 'warn' (once), 'error' or 'ignore' (a setting, not a hyper-parameter)
         **defaults # Hyper-parameters
     ):
         if kind not in ('adam', 'lamb'): raise ValueError(f"`kind` must be one of ['adam', 'lamb'], got {kind!r}")
+        ok = (True, False, None) if kind=='lamb' else (True, False)
+        if not any(decouple_wd is o for o in ok): raise ValueError(f"`decouple_wd` of {kind} must be one of {list(ok)}, got {decouple_wd!r}")
         _check_missing(missing_stats)
+        cbs = (adam_bsi_cbs if kind=='adam' else lamb_bsi_cbs)(decouple_wd, missing_stats)
         super().__init__(params, cbs, **defaults)
         ps = [p for pg in self.param_lists for p in pg]
         if len({id(p) for p in ps}) < len(ps):
             raise ValueError("`params` lists a parameter more than once (in one group or in several): it would be stepped "
                              "once per listing. Give each parameter to one group only (check the Learner's `splitter`).")
         self.kind,self.decouple_wd,self.foreach,self.compiled,self.missing_stats = kind,decouple_wd,foreach,compiled,missing_stats
-        self._alias,self.last_paths,self.fold_open = {},{},False
+        self._alias,self.last_paths,self.fold_open,self._folded = {},{},False,set()
+
+    def begin_fold(self):
+        "Micro-batch gradients of a step start going into the moments: until `step` the state does not match the weights"
+        self.fold_open = True
+
+    def end_fold(self,
+        ps, # The parameters whose step's statistics are all in their moments (they have no p.grad)
+    ):
+        "The folded step is complete: the next `step` updates `ps` from their moments alone"
+        self.fold_open,self._folded = True,set(ps)
+
+    def cancel_fold(self):
+        "Forget a folded step that will not be taken (a fit that stopped): nothing is stepped from folded moments"
+        self.fold_open,self._folded = False,set()
 
     def clear_state(self):
         "Reset the state (moments, step counts) of every parameter, as fastai's `Optimizer.clear_state`"
@@ -188,7 +204,7 @@ class BSIOptimizer(Optimizer):
     def _record(self, p, g, s, hyper):
         "The `StepRecord` of `p`, creating its state as the steppers would and counting the step"
         st = self.state[p]
-        if g is None and st.get('sqr_avg') is None: raise RuntimeError("a parameter is marked `bsi_folded` but has no moments")
+        if g is None and st.get('sqr_avg') is None: raise RuntimeError("a parameter given to `end_fold` has no moments")
         if st.get('grad_avg') is None: st['grad_avg'] = torch.zeros_like(p.data if g is None else g)
         if st.get('sqr_avg') is None: st['sqr_avg'] = torch.zeros_like(p.data)
         st['step'] = st.get('step', 0) + 1
@@ -209,7 +225,7 @@ class BSIOptimizer(Optimizer):
         todo,warn,readable = [],False,self.foreach is False
         for pg,hyper in zip(self.param_lists, self.hypers):
             for p in pg:
-                if getattr(p, 'bsi_folded', False): todo.append((p, None, None, hyper)); continue
+                if p in self._folded: todo.append((p, None, None, hyper)); continue
                 g = p.grad
                 if g is None or readable: continue
                 if g.is_sparse: readable = True; continue
@@ -222,9 +238,7 @@ class BSIOptimizer(Optimizer):
         recs = [self._record(*o) for o in todo]
         if self.kind == 'lamb' and self.decouple_wd is not None: recs = [self._lamb_wd(r) for r in recs]
         self.last_paths = bsi_step(self.kind, recs, self.decouple_wd, self.compiled, self._alias)
-        for r in recs:
-            if r.folded: r.p.__dict__.pop('bsi_folded', None)       # a mark is used once: never a stale second step
-        self.fold_open = False
+        self.cancel_fold()                                            # a fold is stepped once: never a stale second step
 
 
 # %% ../nbs/00_optimizer.ipynb #430f6900
@@ -242,7 +256,7 @@ def adam_bsi(
 ) -> Optimizer:
     "Batch size invariant Adam/AdamW (Wang & Aitchison, Algorithm 3) as a fastai `Optimizer`"
     check_hypers(lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd); _check_missing(missing_stats)
-    return BSIOptimizer(params, adam_bsi_cbs(decouple_wd, missing_stats), kind='adam', decouple_wd=decouple_wd, foreach=foreach,
+    return BSIOptimizer(params, kind='adam', decouple_wd=decouple_wd, foreach=foreach,
                         compiled=compiled, missing_stats=missing_stats, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
 
 # %% ../nbs/00_optimizer.ipynb #3992ee82
@@ -262,5 +276,5 @@ def lamb_bsi(
     "Batch size invariant LAMB (the blog's four steps with the invariant second moment) as a fastai `Optimizer`"
     check_hypers(lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, max_trust=max_trust); _check_missing(missing_stats)
     if decouple_wd not in (None, True, False): raise ValueError(f"`decouple_wd` must be None, True or False, got {decouple_wd!r}")
-    return BSIOptimizer(params, lamb_bsi_cbs(decouple_wd, missing_stats), kind='lamb', decouple_wd=decouple_wd, foreach=foreach, compiled=compiled,
+    return BSIOptimizer(params, kind='lamb', decouple_wd=decouple_wd, foreach=foreach, compiled=compiled,
                         missing_stats=missing_stats, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, max_trust=max_trust)
