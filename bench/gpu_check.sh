@@ -59,13 +59,13 @@ use_decoded() {
   for c in $(cat .whl/data/classes.txt); do mkdir -p $d/train/$c $d/val/$c; done
   mkdir -p $d/.fastai_bsi_cache && cp .whl/data/*_$1_None_0.pt $d/.fastai_bsi_cache/
 }
+# run a line of Python from fastai_bsi.experiments without torch's deprecation noise; its exit status
+py_exp() { python3 -c "from fastai_bsi.experiments import *; $1" 2>&1 | grep -v -e 'FutureWarning' -e 'warnings.warn('; return ${PIPESTATUS[0]}; }
 
 if [ "${1:-}" = "--demo" ]; then
   use_decoded 24
   mkdir -p results
-  python3 -c "from fastai_bsi.experiments import demo; demo(device='cuda', out='results/demo_gpu')" 2>&1 \
-    | grep -v -e 'FutureWarning' -e 'warnings.warn('
-  rc=${PIPESTATUS[0]}
+  py_exp "demo(device='cuda', out='results/demo_gpu')"; rc=$?
   if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp -r results/demo_gpu "$OUT/"; fi
   echo "gpu_check --demo: exit $rc"; exit $rc
 fi
@@ -73,13 +73,8 @@ fi
 if [ "${1:-}" = "--paper" ]; then
   use_decoded 32
   mkdir -p results
-  python3 -c "from fastai_bsi.experiments import experiment; experiment('paper', scale='gpu', out='results', workers=8)" 2>&1 \
-    | grep -v -e 'FutureWarning' -e 'warnings.warn('
-  rc=${PIPESTATUS[0]}
-  # Experiment 2 (LAMB) at GPU scale, after Experiment 1: results/lamb_gpu.csv
-  python3 -c "from fastai_bsi.experiments import experiment; experiment('lamb', scale='gpu', out='results', workers=8)" 2>&1 \
-    | grep -v -e 'FutureWarning' -e 'warnings.warn('
-  [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+  py_exp "experiment('paper', scale='gpu', out='results', workers=8)"; rc=$?
+  py_exp "experiment('lamb', scale='gpu', out='results', workers=8)" || rc=1     # Experiment 2: results/lamb_gpu.csv
   if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp results/paper_gpu.csv results/lamb_gpu.csv results/runs.log "$OUT/" 2>/dev/null; fi
   echo "gpu_check --paper: exit $rc"; exit $rc
 fi
@@ -88,9 +83,8 @@ if [ $dry -eq 1 ]; then out=${TMPDIR:-/tmp}/bench_gpu_dry.txt; else mkdir -p res
 python3 bench/gpu_check.py "$@" 2>&1 | grep -v -e 'FutureWarning' -e 'warnings.warn(' | tee "$out"
 rc=${PIPESTATUS[0]}
 if [ $dry -eq 1 ]; then   # the demo's code path, as --demo runs it on a GPU, at --quick on the CPU
-  python3 -c "from fastai_bsi.experiments import demo; demo(quick=True, device='cpu', out='${TMPDIR:-/tmp}/bsi_demo_dry')" 2>&1 \
-    | grep -v -e 'FutureWarning' -e 'warnings.warn(' | tee -a "$out"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+  py_exp "demo(quick=True, device='cpu', out='${TMPDIR:-/tmp}/bsi_demo_dry')" > "$out.demo"; [ $? -eq 0 ] || rc=1
+  cat "$out.demo" | tee -a "$out"
 fi
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp "$out" "$OUT/"; fi
 echo "gpu_check: exit $rc, output in $out"
