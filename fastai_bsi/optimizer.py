@@ -126,13 +126,13 @@ def lamb_bsi_step(
     trust_wd:bool=True, # Add wd·p to the direction inside the trust ratio (False: the weight decay is done elsewhere)
     **kwargs
 ):
-    "LAMB step with weight decay inside the trust ratio: `p -= lr * q * s`, `q = min(|p|/|s|, max_trust)`"
+    "LAMB step with weight decay inside the trust ratio: `p -= lr * q * u`, `q = min(|p|/|u|, max_trust)`"
     debias1 = debias(mom,     1-mom,     step)
     debias2 = debias(sqr_mom, 1-sqr_mom, step)
-    s = (grad_avg/debias1) / ((sqr_avg/debias2).sqrt() + eps)
-    if trust_wd and do_wd and wd!=0: s.add_(p.data, alpha=wd)
-    r1,r2 = p.data.norm(),s.norm()
-    p.data.sub_(lr * trust_ratio(r1, r2, max_trust) * s)
+    u = (grad_avg/debias1) / ((sqr_avg/debias2).sqrt() + eps)     # the update direction (s is the squared gradient)
+    if trust_wd and do_wd and wd!=0: u.add_(p.data, alpha=wd)
+    r1,r2 = p.data.norm(),u.norm()
+    p.data.sub_(lr * trust_ratio(r1, r2, max_trust) * u)
     return p
 
 lamb_bsi_step.defaults = dict(max_trust=10.)
