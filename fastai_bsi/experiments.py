@@ -23,7 +23,7 @@ from .data import imagenette_dls, load_imagenette, TensorDataset
 # %% auto #0
 __all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'LAMB_GRIDS', 'VIT_GRIDS', 'bn_to_gn', 'xresnet_norm', 'vit_qk',
            'EpochTrainLoss', 'LossCurve', 'train_run', 'loss_curves', 'sweep', 'paper_configs', 'invariance_gap',
-           'seed_summary', 'invariance_stats', 'seed_noise', 'matched_progress', 'pm', 'seed_diff', 'verdict',
+           'seed_summary', 'invariance_stats', 'seed_noise', 'matched_progress', 'mean_ci', 'seed_diff', 'verdict',
            'gap_to_ref', 'plot_invariance', 'paper_protocol', 'lamb_configs', 'lamb_rule', 'vit_protocol',
            'forum_configs', 'forum_sweeps', 'noise_scale_runs', 'experiment', 'machine_info', 'demo_configs',
            'demo_pairs', 'demo_verdict', 'plot_demo', 'demo']
@@ -372,7 +372,7 @@ def matched_progress(
                          f'gap {b}': q.gap, f'gap {b} ci': q.gap_ci, 'gap ratio': r.gap/q.gap})
     return pd.DataFrame(rows)
 
-def pm(
+def mean_ci(
     stats:pd.DataFrame, # A summary with columns m and m_ci (as seed_summary writes)
     m:str, # The measure
     fmt:str='{:.3f}', # Format of the numbers
