@@ -489,6 +489,10 @@ PAPER_GRIDS = dict(   # Experiment 1 at each scale: what `paper_protocol` adds t
     gpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=6, lr0s=_paper_lr0s),   # estimate: ~6 min on one H200, 8 workers (not run yet)
 )
 
+def _dry_data(c, bmax):
+    "A dry run's data in the `train_run` arguments `c`: 16 px, one batch of `bmax` samples (10 classes), 4 validation images per class"
+    c.update(size=16, n_per_class=bmax//10+1, n_valid_per_class=4)
+
 def _paper_grid(scale):
     "`train_run` arguments shared by Experiment 1's runs at `scale`, and its eta_0 per arm, batch sizes, M and epochs"
     c,g = _scale(scale),dict(PAPER_GRIDS[scale])
@@ -506,7 +510,7 @@ def paper_protocol(
     "Experiment 1, the paper's protocol: `adam:sqrt`, `adam_bsi:linear` and the ablation `adam:linear`, batch norm and layer norm"
     c,lr0s,bss,micro,epochs = _paper_grid(scale)
     if dry:
-        c.update(size=16, n_per_class=max(bss)//10+1, n_valid_per_class=4); epochs = 1   # 10 classes: one B_max of samples
+        _dry_data(c, max(bss)); epochs = 1
         lr0s = {a: v[:1] for a,v in lr0s.items()}
     cfgs = paper_configs(bss, lr0s, micro, arms=PAPER_ARMS, norms=('batch', 'group'))
     return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
@@ -552,8 +556,7 @@ def lamb_rule(
     c,g = _scale(scale),dict(LAMB_GRIDS[scale])
     ref,epochs,pilot = g.pop('ref_bs'),g.pop('epochs'),g.pop('pilot_lrs')
     if dry:
-        bmax = max(g['batch_sizes'])
-        c.update(size=16, n_per_class=bmax//10+1, n_valid_per_class=4); g.pop('size', None); epochs,pilot = 1,pilot[:1]
+        _dry_data(c, max(g['batch_sizes'])); g.pop('size', None); epochs,pilot = 1,pilot[:1]
     grid = {k: g.pop(k) for k in ('batch_sizes', 'micro_bs', 'ablation_micro', 'ablation_bs')}
     c.update(g, epochs=epochs, workers=workers, show_progress=show_progress)
     seeds = list(seeds)
@@ -585,7 +588,7 @@ def vit_protocol(
     lr0s,bss,micro,epochs = g.pop('lr0s'),g.pop('batch_sizes'),g.pop('micro_bs'),g.pop('epochs')
     c.update(g, arch='vit', label_smoothing=0.1)
     if dry:
-        c.update(size=16, n_per_class=max(bss)//10+1, n_valid_per_class=4); epochs = 1
+        _dry_data(c, max(bss)); epochs = 1
         lr0s = {a: v[:1] for a,v in lr0s.items()}
     cfgs = [dict(o, gns=o['bs']==max(bss)) for o in paper_configs(bss, lr0s, micro, arms=PAPER_ARMS, norms=('layer',))]
     return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
@@ -667,7 +670,6 @@ def experiment(
     return df
 
 # %% ../nbs/05_experiments.ipynb #171ace6f
-def _floats(s): return [float(o) for o in str(s).split(',') if o.strip()]
 def _ints(s): return [int(o) for o in str(s).split(',') if o.strip()]
 
 def _cpu_name() -> str:
@@ -818,12 +820,12 @@ def demo(
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     common = dict(epochs=epochs, size=size, n_per_class=n_per_class or None, n_valid_per_class=n_valid_per_class or None,
                   widen=widen, device=str(device), path=data, seed=seed, curve_every=every)
-    _dls(size, common['n_per_class'], common['n_valid_per_class'], ref_bs, common['device'], data, True, ref_bs)  # decode once, before the workers
+    for split,n in (('train', common['n_per_class']), ('val', common['n_valid_per_class'])):   # decode to the disk cache once,
+        load_imagenette(split, size, n, path=data)                                         # before the workers read it
     df = sweep(cfgs, csv=out/'demo.csv', resume=False, workers=workers, **common)
     pairs = demo_pairs(df, ref_bs, small_bs)
-    tbl = pairs.assign(**{'loss at small': pairs.loss_small, 'loss at ref': pairs.loss_ref}).rename(columns=dict(
-        acc_small=f'accuracy at {small_bs}', acc_ref=f'accuracy at {ref_bs}'))
-    tbl = tbl.rename(columns={'loss at small': f'loss at {small_bs}', 'loss at ref': f'loss at {ref_bs}'}).drop(columns=['loss_small', 'loss_ref'])
+    names = dict(acc_small=f'accuracy at {small_bs}', acc_ref=f'accuracy at {ref_bs}', loss_small=f'loss at {small_bs}', loss_ref=f'loss at {ref_bs}')
+    tbl = pairs[['panel', 'series', 'gap', 'noise', *names]].rename(columns=names)
     n_train = int(df.samples.max()/epochs)
     lines = [f'Imagenette {size} px, {n_train} training images, {epochs} epochs; xresnet18 at width {widen:g}; micro-batches of {micro_bs}; '
              f'batch {small_bs} against {ref_bs}; seed {seed}.',
