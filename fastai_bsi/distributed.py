@@ -6,18 +6,19 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/distributed.html.md"""
 
 # %% ../nbs/04_distributed.ipynb #866a24e2
 from __future__ import annotations
-import functools, warnings
+import functools, contextlib, warnings
 from fastai.basics import *
 import torch.distributed as dist
 from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 from torch.nn.parallel import DistributedDataParallel
 from .optimizer import *
-from .microbatch import *
+from fastai.callback.training import GradientClip
 try: from fastai.distributed import DistributedTrainer, DistributedDL
 except (ImportError, NameError): DistributedTrainer = DistributedDL = None   # fastai.distributed needs `accelerate`
 
 # %% auto #0
-__all__ = ['world_size', 'is_bsi_opt', 'check_bsi_distrib', 'allreduce_bytes', 'CommCounter']
+__all__ = ['world_size', 'is_bsi_opt', 'check_bsi_distrib', 'FlatMicroStats', 'find_ddp', 'DDPReduction', 'allreduce_bytes',
+           'CommCounter']
 
 # %% ../nbs/04_distributed.ipynb #7831146a
 def world_size() -> int:
@@ -34,6 +35,7 @@ def check_bsi_distrib(
     learn:Learner # Its optimizer (learn.opt, already created) and callbacks are checked
 ):
     "Raise if `learn` trains a batch size invariant optimizer on several processes without `MicroBatchGrads`"
+    from fastai_bsi.microbatch import MicroBatchGrads   # (microbatch imports this module)
     if world_size() <= 1 or not is_bsi_opt(learn.opt): return
     if any(isinstance(cb, MicroBatchGrads) for cb in learn.cbs): return
     if getattr(learn.opt, 'missing_stats', None) == 'ignore': return
@@ -52,6 +54,7 @@ if DistributedTrainer is not None and not hasattr(DistributedTrainer, '_before_f
     @patch
     def before_fit(self:DistributedTrainer):
         "Check the batch size invariant setup (`check_bsi_distrib`), wrap `model` and `dls` as fastai does"
+        from fastai_bsi.microbatch import MicroBatchGrads   # (microbatch imports this module)
         check_bsi_distrib(self.learn)
         bns = [m for m in self.learn.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         if (any(isinstance(cb, MicroBatchGrads) for cb in self.learn.cbs)
@@ -70,6 +73,115 @@ if DistributedDL is not None:
         dist.broadcast(t, rank)
         return t.cpu().tolist()
 
+# %% ../nbs/04_distributed.ipynb #db0c9e8a
+class FlatMicroStats:
+    "Running sums `(a, q)` of `params` as views into one flat buffer, then a 'used' flag per parameter and the sample count"
+    def __init__(self,
+        params:list, # The trainable parameters, all on one device
+    ):
+        self.params = list(params)
+        if not self.params: raise ValueError("`FlatMicroStats` needs at least one trainable parameter")
+        devs = {p.device for p in self.params}
+        if len(devs) > 1: raise ValueError(f"Parameters on several devices {devs}: one device per process is supported")
+        self.dtype = functools.reduce(torch.promote_types, [p.dtype for p in self.params], torch.float32)
+        sizes = [p.numel() for p in self.params]
+        P,T = sum(sizes),len(sizes)
+        self.flat = torch.zeros(2*P+T+1, dtype=self.dtype, device=first(devs))
+        sums,sqrs = self.flat[:P].split(sizes),self.flat[P:2*P].split(sizes)
+        self.bufs = {p:(a.view(p.shape), q.view(p.shape)) for p,a,q in zip(self.params, sums, sqrs)}
+        self.used,self.count = self.flat[2*P:2*P+T],self.flat[2*P+T:]
+
+    def same_params(self,
+        params:list, # Parameters to compare with those of the buffer
+    ):
+        "Whether `params` are the parameters (same objects, same order) this buffer was built for"
+        return len(params)==len(self.params) and all(p is q for p,q in zip(params, self.params))
+
+    def pack(self,
+        used:set|dict, # Parameters that got a gradient in this process during the step (or a weight for each of them)
+        n:int, # This process's samples in the step
+    ):
+        "Write the flags (or weights) of the parameters in `used` and the sample count `n` into the buffer"
+        vals = [float(used.get(p, 0.)) for p in self.params] if isinstance(used, dict) else [p in used for p in self.params]
+        self.used.copy_(torch.tensor(vals, dtype=self.dtype))
+        self.count.fill_(n)
+
+    def unpack(self):
+        "The parameters used by any process, and the total sample count, once the buffer was summed"
+        return {p for p,u in zip(self.params, self.used.tolist()) if u > 0}, int(round(self.count.item()))
+
+    def reduce(self,
+        used:set|dict, # Parameters that got a gradient in this process during the step (or a weight for each)
+        n:int, # This process's samples in the step
+        group=None, # torch.distributed process group (None: the default group)
+    ):
+        "Sum the buffer over the processes of `group` with one `all_reduce` and `unpack` it"
+        self.pack(used, n)
+        dist.all_reduce(self.flat, group=group)
+        return self.unpack()
+
+    @property
+    def nbytes(self):
+        "Size of the flat buffer in bytes: what one step all-reduces"
+        return self.flat.numel()*self.flat.element_size()
+
+# %% ../nbs/04_distributed.ipynb #621d6651
+def find_ddp(
+    model:nn.Module # The Learner's model
+) -> DistributedDataParallel|None:
+    "The `DistributedDataParallel` model, `None` in one process; raise if several processes train an unwrapped model"
+    if isinstance(model, DistributedDataParallel): return model
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        raise RuntimeError(f"MicroBatchGrads runs in one of {dist.get_world_size()} processes but the model is a "
+            f"{type(model).__name__}, not `DistributedDataParallel`: train inside `learn.distrib_ctx()` (fastai.distributed) "
+            "so that the micro-batch statistics are summed over the processes")
+    return None
+
+class DDPReduction:
+    "The DDP side of `MicroBatchGrads`: the settings compared, DDP's own reduction off, the statistics summed once a step"
+    def __init__(self,
+        ddp:DistributedDataParallel, # The wrapped model
+    ):
+        self.ddp,self.group = ddp,ddp.process_group
+        self.world,self._nosync = dist.get_world_size(self.group),contextlib.ExitStack()
+
+    def check_same(self,
+        settings:dict, # Name -> integer value of each setting that must agree between the processes
+    ):
+        "Raise on every process if a setting differs between the processes (one small all-reduce: the max and -min of each)"
+        names,v = list(settings),[int(o) for o in settings.values()]
+        t = tensor(v + [-o for o in v]).long().to(first(self.ddp.parameters()).device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX, group=self.group)
+        hi,lo = t[:len(names)].tolist(),(-t[len(names):]).tolist()
+        bad = [f"{n} from {l} to {h}" for n,h,l in zip(names, hi, lo) if h != l]
+        if bad: raise ValueError("MicroBatchGrads settings differ between the DDP processes (" + ', '.join(bad) +
+            "): every process must use the same `micro_bs`/`n_acc`/`fold`/`one_pass`, batch size, number of batches and trainable weights")
+
+    def start(self):
+        "DDP never reduces gradients itself (`no_sync` for the whole fit): the flat all-reduce does, once a step"
+        self._nosync.close(); self._nosync.enter_context(self.ddp.no_sync())
+
+    def stop(self):
+        "Give DDP its gradient reduction back"
+        self._nosync.close()
+
+    @staticmethod
+    def flat_for(
+        flat:FlatMicroStats|None, # The buffer of the previous step (None: none yet)
+        params:list, # The trainable parameters now
+    ) -> FlatMicroStats:
+        "A zeroed buffer for `params`: `flat` reused when its parameters are still the trainable ones"
+        if flat is None or not flat.same_params(params): return FlatMicroStats(params)
+        flat.flat.zero_(); return flat
+
+    def reduce(self,
+        flat:FlatMicroStats, # This process's sums
+        used:set|dict, # Parameters that got a gradient here (or their weights)
+        n:int, # This process's samples in the step
+    ):
+        "Sum `flat` over the processes with one all-reduce: the parameters used by any process, and the total sample count"
+        return flat.reduce(used, n, group=self.group)
+
 # %% ../nbs/04_distributed.ipynb #5fb56238
 def allreduce_bytes(
     model:nn.Module # Its parameters with requires_grad are the ones reduced
@@ -81,7 +193,7 @@ def allreduce_bytes(
 # %% ../nbs/04_distributed.ipynb #04bd4130
 class CommCounter(Callback):
     "Count the bytes all-reduced while training: by DDP's gradient buckets, and by Python `all_reduce` calls"
-    order = MicroBatchGrads.order+1   # after `DistributedTrainer` wrapped the model, before the first backward
+    order = GradientClip.order+2   # right after `MicroBatchGrads` (GradientClip.order+1), after `DistributedTrainer` wrapped the model, before the first backward
     def before_fit(self):
         "Zero the counts, hook DDP's bucket all-reduce (when the model is wrapped) and wrap `torch.distributed.all_reduce`"
         self.ddp_bytes,self.py_bytes,self.ddp_calls,self.py_calls,self.n_steps,self._in_hook = 0,0,0,0,0,False

@@ -117,6 +117,10 @@ def _cpp_kernels():
     return _compiled_fns['cpp']
 
 # %% ../nbs/01a_kernels.ipynb #fb62a45a
+def _micro_l2_foreach(ss, ps, gs, l2, c=1.):
+    "`micro_l2_reg` on lists: `ss += c*(2*l2*p*g + l2*l2*p*p)`, turning the mean of g_k² into the mean of (g_k + l2*p)²"
+    torch._foreach_addcmul_(ss, ps, gs, value=2*l2*c); torch._foreach_addcmul_(ss, ps, ps, value=l2*l2*c)
+
 def fold_pass(
     ps:list, # Parameters (read only when l2 is not 0)
     gs:list, # Gradients g of one micro-batch
@@ -143,7 +147,7 @@ def fold_pass(
     torch._foreach_add_(as_, gs, alpha=c1); torch._foreach_addcmul_(qs, gs, gs, value=c2)
     if l2:
         torch._foreach_add_(as_, ps, alpha=c1*l2)
-        torch._foreach_addcmul_(qs, ps, gs, value=2*l2*c2); torch._foreach_addcmul_(qs, ps, ps, value=l2*l2*c2)
+        _micro_l2_foreach(qs, ps, gs, l2, c2)
 
 # %% ../nbs/01a_kernels.ipynb #1cf04c37
 _FOREACH_CHUNK = 2**23
@@ -166,7 +170,7 @@ def _adam_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, decouple_
     if not folded:
         if wd!=0 and not decouple_wd:
             if ss is not None:
-                torch._foreach_addcmul_(ss, ps, gs, value=2*wd); torch._foreach_addcmul_(ss, ps, ps, value=wd*wd)
+                _micro_l2_foreach(ss, ps, gs, wd)
             torch._foreach_add_(gs, ps, alpha=wd)
         _moments_foreach(gs, ss, ms, vs, mom, sqr_mom)
     d = _denom_foreach(vs, sqr_mom, eps, step)
@@ -264,13 +268,17 @@ def _use_fused(compiled, device, dtype, numel):
     if compiled is False or not _fused_ok(device, dtype): return False
     return bool(compiled) or numel >= COMPILE_MIN_NUMEL
 
-def _pmv(aliases, r):
+class _Aliases(NamedTuple):
+    "1-D aliases of a parameter and its moments, with the moment tensors they were made from"
+    m:Tensor; v:Tensor; p1:Tensor; m1:Tensor; v1:Tensor
+
+def _pmv(aliases, r) -> _Aliases:
     "Cached 1-D aliases of `r.p` and its moments (rebuilt when any of them changed)"
     m,v = r.state['grad_avg'],r.state['sqr_avg']
     a = aliases.get(r.p)
-    if a is None or a[0] is not m or a[1] is not v or a[2].data_ptr()!=r.p.data_ptr() or a[2].numel()!=r.p.numel():
-        a = aliases[r.p] = (m, v, _flat(r.p.data), _flat(m), _flat(v))
-    return a[2:]
+    if a is None or a.m is not m or a.v is not v or a.p1.data_ptr()!=r.p.data_ptr() or a.p1.numel()!=r.p.numel():
+        a = aliases[r.p] = _Aliases(m, v, _flat(r.p.data), _flat(m), _flat(v))
+    return a
 
 def _run_fused(kind, dev, rs, rows, aliases):
     "The fused kernels on the records `rs` (one device and dtype); False if they failed (nothing was changed)"
@@ -280,8 +288,8 @@ def _run_fused(kind, dev, rs, rows, aliases):
                 [r.state['grad_avg'] for r in rs], [r.state['sqr_avg'] for r in rs], torch.tensor(rows, dtype=torch.float64))
         else:
             pmv = [_pmv(aliases, r) for r in rs]
-            _run_inductor(kind, [o[0] for o in pmv], [_flat(r.g) for r in rs], [_flat(r.s) for r in rs],
-                          [o[1] for o in pmv], [o[2] for o in pmv], rows)
+            _run_inductor(kind, [o.p1 for o in pmv], [_flat(r.g) for r in rs], [_flat(r.s) for r in rs],
+                          [o.m1 for o in pmv], [o.v1 for o in pmv], rows)
     except Exception as e:
         _fused_failed(kind, dev, e); return False
     return True

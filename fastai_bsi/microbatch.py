@@ -13,12 +13,11 @@ from fastai.callback.mixup import MixHandler
 from .optimizer import *
 from .kernels import fold_pass
 from .one_pass import OnePassStats, check_one_pass
-import functools, contextlib, math
-import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
+from .distributed import FlatMicroStats, DDPReduction, find_ddp
+import math
 
 # %% auto #0
-__all__ = ['fold_micro_grads', 'FlatMicroStats', 'inference_pass', 'MicroBatchGrads', 'fold_into_moments', 'fold_sums']
+__all__ = ['fold_micro_grads', 'inference_pass', 'MicroBatchGrads', 'fold_into_moments', 'fold_sums']
 
 # %% ../nbs/01_microbatch.ipynb #cb2154f6
 def fold_micro_grads(
@@ -30,58 +29,6 @@ def fold_micro_grads(
 ):
     "Add `n*g` to `sums` and `n*g*g` to `sqr_sums` for the micro-batch gradients `grads` (overwrite if `first`)"
     fold_pass(grads, grads, sums, sqr_sums, 1., 1., n, n, over=first)
-
-# %% ../nbs/01_microbatch.ipynb #db0c9e8a
-class FlatMicroStats:
-    "Running sums `(a, q)` of `params` as views into one flat buffer, then a 'used' flag per parameter and the sample count"
-    def __init__(self,
-        params:list, # The trainable parameters, all on one device
-    ):
-        self.params = list(params)
-        if not self.params: raise ValueError("`FlatMicroStats` needs at least one trainable parameter")
-        devs = {p.device for p in self.params}
-        if len(devs) > 1: raise ValueError(f"Parameters on several devices {devs}: one device per process is supported")
-        self.dtype = functools.reduce(torch.promote_types, [p.dtype for p in self.params], torch.float32)
-        sizes = [p.numel() for p in self.params]
-        P,T = sum(sizes),len(sizes)
-        self.flat = torch.zeros(2*P+T+1, dtype=self.dtype, device=first(devs))
-        sums,sqrs = self.flat[:P].split(sizes),self.flat[P:2*P].split(sizes)
-        self.bufs = {p:(a.view(p.shape), q.view(p.shape)) for p,a,q in zip(self.params, sums, sqrs)}
-        self.used,self.count = self.flat[2*P:2*P+T],self.flat[2*P+T:]
-
-    def same_params(self,
-        params:list, # Parameters to compare with those of the buffer
-    ):
-        "Whether `params` are the parameters (same objects, same order) this buffer was built for"
-        return len(params)==len(self.params) and all(p is q for p,q in zip(params, self.params))
-
-    def pack(self,
-        used:set|dict, # Parameters that got a gradient in this process during the step (or a weight for each of them)
-        n:int, # This process's samples in the step
-    ):
-        "Write the flags (or weights) of the parameters in `used` and the sample count `n` into the buffer"
-        vals = [float(used.get(p, 0.)) for p in self.params] if isinstance(used, dict) else [p in used for p in self.params]
-        self.used.copy_(torch.tensor(vals, dtype=self.dtype))
-        self.count.fill_(n)
-
-    def unpack(self):
-        "The parameters used by any process, and the total sample count, once the buffer was summed"
-        return {p for p,u in zip(self.params, self.used.tolist()) if u > 0}, int(round(self.count.item()))
-
-    def reduce(self,
-        used:set|dict, # Parameters that got a gradient in this process during the step (or a weight for each)
-        n:int, # This process's samples in the step
-        group=None, # torch.distributed process group (None: the default group)
-    ):
-        "Sum the buffer over the processes of `group` with one `all_reduce` and `unpack` it"
-        self.pack(used, n)
-        dist.all_reduce(self.flat, group=group)
-        return self.unpack()
-
-    @property
-    def nbytes(self):
-        "Size of the flat buffer in bytes: what one step all-reduces"
-        return self.flat.numel()*self.flat.element_size()
 
 # %% ../nbs/01_microbatch.ipynb #78ee83b1
 def _check_micro_bs(bs, micro_bs):
@@ -131,14 +78,12 @@ class MicroBatchGrads(Callback):
                 raise ValueError(f"`{nm}` must be a positive integer, got {v!r}")
         if not isinstance(fold, bool): raise ValueError(f"`fold` must be True or False, got {fold!r}")
         self.micro_bs,self.n_acc,self.fold = micro_bs,(1 if n_acc is None else int(n_acc)),fold
-        self.split,self.one_pass,self._one = micro_bs is not None,one_pass,None
-        self._hooks,self._folding = [],False
+        self.split,self.one_pass = micro_bs is not None,one_pass
         self.fold_listeners = []     # fold mode: `f(p, g, w)` for each micro-batch gradient `g` of weight `w`, before folding
-        self.bufs,self.count,self.n_seen,self.ready,self._acc_batches = {},0,0,False,0
-        self.ddp,self.flat,self._nosync = None,None,contextlib.ExitStack()
+        self.stats,self.reduction,self.split_kappa = None,None,1  # the mode's strategy and the DDP reduction, made by `before_fit`
 
     def before_fit(self):
-        "Check `micro_bs` against the batch size, reset the buffers, find `GradientClip`, patch `_do_one_batch` in split mode"
+        "Check the settings, clear what a failed fit left, then make the mode's strategy (and the DDP reduction); patch `_do_one_batch` for the loop"
         if inference_pass(self.learn): return
         bs = getattr(self.dls.train, 'bs', None)
         self._refuse_grad_acc(bs)
@@ -147,20 +92,66 @@ class MicroBatchGrads(Callback):
         if self.split and any(isinstance(cb, MixHandler) for cb in self.learn.cbs):
             raise ValueError("`MicroBatchGrads(micro_bs=...)` cannot split batches mixed by MixUp/CutMix (their loss needs the "
                              "whole batch): use `MicroBatchGrads(n_acc=...)` with smaller DataLoader batches instead")
-        self._drop_leftovers()
-        self.bufs,self.count,self.n_seen,self.ready,self._own_cancel,self._acc_batches = {},0,0,False,False,0
+        self._teardown()                                                # what a fit that ended in an error left behind
+        for p in self.learn.model.parameters(): p.__dict__.pop('sqr_grad', None)
+        if isinstance(self.opt, BSIOptimizer): self.opt.cancel_fold()
         self.clip = first(cb for cb in self.learn.cbs if isinstance(cb, GradientClip))
-        self._nosync.close()                                            # in case a previous fit ended in an error
-        self.ddp,self.flat = self._find_ddp(),None
-        if self.fold: self._start_fold()
-        if self.ddp is not None:
-            self._check_ranks(bs)
-            self._nosync.enter_context(self.ddp.no_sync())             # DDP never reduces: the flat all-reduce does
-        if self.split and self.one_pass: self._start_one_pass()
-        if self.split and self._one is None:
-            if self.n_acc > 1: raise ValueError("`one_pass='auto'` fell back to the loop of micro-batch passes, which cannot "
-                                                "also accumulate `n_acc` batches: use `micro_bs` or `n_acc` alone")
-            self._patch_do_one_batch()                                  # instance attribute, removed in after_fit
+        if self.fold: _Fold.refuse(self)
+        ddp = find_ddp(self.learn.model)
+        if ddp is not None:
+            self.reduction = DDPReduction(ddp)
+            self.reduction.check_same(self._settings(bs))
+        one = self._start_one_pass() if self.split and self.one_pass else None
+        if self.split and one is None and self.n_acc > 1:
+            raise ValueError("`one_pass='auto'` fell back to the loop of micro-batch passes, which cannot "
+                             "also accumulate `n_acc` batches: use `micro_bs` or `n_acc` alone")
+        self.stats = (_Fold if self.fold else _Sums if one is None else _OnePass)(self, self.reduction, one)
+        if self.reduction is not None: self.reduction.start()
+        if self.split and one is None: self._patch_do_one_batch()      # instance attribute, removed in after_fit
+
+    def before_batch(self):
+        "One pass: tell the layer hooks the micro-batch sizes of this training batch"
+        if self.stats is not None: self.stats.before_batch()
+
+    def before_backward(self):
+        "Fold mode: the micro-batch's weight in the step, and at a step's first micro-batch the moments' decay"
+        if self.stats is not None: self.stats.before_backward()
+
+    def after_backward(self):
+        "Add this micro-batch's gradient to the step's statistics; at the step's last micro-batch put the mean gradient in `p.grad`"
+        if self.stats is not None: self.stats.after_backward()
+
+    def before_step(self):
+        "Set `p.sqr_grad`: mean squared micro-batch gradient, unscaled by the loss scale and clipped like `p.grad`"
+        if self.stats is not None: self.stats.before_step()
+
+    def after_cancel_batch(self):
+        "Another callback cancelled the batch: drop its gradient (split mode: its micro-batches; a finished step: its statistics)"
+        if self.stats is not None: self.stats.after_cancel_batch()
+
+    def after_cancel_step(self):
+        "Fold mode: a cancelled step cannot take out what was folded, so it stops the fit with an error"
+        if self.stats is not None: self.stats.after_cancel_step()
+
+    def after_batch(self):
+        "Remove `p.sqr_grad` after a step, so it is never reused (a folded step closed itself in `step`)"
+        if self.stats is not None: self.stats.after_batch()
+
+    def after_train(self):
+        "Fold mode: at the end of each epoch's training, finish a step left open, so validation and checkpoints see it"
+        if self.stats is not None: self.stats.after_train()
+
+    def after_fit(self):
+        "Fold mode: take a step left unfinished; then remove the `_do_one_batch` patch, the hooks and the buffers"
+        if inference_pass(self.learn): return
+        if self.stats is not None: self.stats.after_fit()
+        self._teardown()
+
+    def _teardown(self):
+        "Undo what `before_fit` set up: the `_do_one_batch` patch, the strategy's hooks and buffers, DDP's `no_sync`"
+        if self.learn is not None: self.learn.__dict__.pop('_do_one_batch', None)
+        if self.stats is not None: self.stats.teardown(); self.stats = None
+        if self.reduction is not None: self.reduction.stop(); self.reduction = None
 
     def _refuse_grad_acc(self, bs):
         "fastai's `GradientAccumulation` adds gradients over batches behind the statistics' back: refuse it, naming what does the same"
@@ -183,7 +174,7 @@ class MicroBatchGrads(Callback):
             f"`opt_func=adam_bsi` or `lamb_bsi`, or remove `MicroBatchGrads` (or add `GradientNoiseScale`, which reads them).", BSIWarning)
 
     def _start_one_pass(self):
-        "One pass: hook the model's layers, or (`'auto'`, a layer without a rule) warn and keep the loop"
+        "One pass: hook the model's layers, or (`'auto'`, a layer without a rule) warn and keep the loop (None)"
         bad = check_one_pass(self.learn.model)
         if bad:
             what = '; '.join(f"`{n}`: {w}" for n,w in bad)
@@ -192,23 +183,19 @@ class MicroBatchGrads(Callback):
                                  "Use `one_pass='auto'` (the loop for the whole model), `one_pass=False`, or add a rule to "
                                  "`fastai_bsi.one_pass.ONE_PASS_RULES`.")
             warnings.warn(f"`one_pass='auto'`: the loop of micro-batch passes is used, as some layers have no one-pass rule: {what}", BSIWarning)
-            return
+            return None
         learn = self.learn
-        self._one = OnePassStats(learn.model, alive=lambda: self.learn is learn and self in learn.cbs)
+        return OnePassStats(learn.model, alive=lambda: self.learn is learn and self in learn.cbs)
 
-    def before_batch(self):
-        "One pass: tell the layer hooks the micro-batch sizes of this training batch"
-        if self._one is None: return
-        if not self.training: self._one.stop(); return
-        self.batch_n = find_bs(self.learn.yb)
-        sizes = _split_sizes(self.batch_n, self.micro_bs)
-        self.split_kappa = len(sizes); self._one.start(sizes)
+    def _trainable(self): return [p for p in self.opt.all_params(with_grad=False).itemgot(0) if p.requires_grad]
 
-    def _drop_leftovers(self):
-        "What a fit that ended in an error (no `after_fit`) may have left: hooks, `sqr_grad` marks, an open fold"
-        self._remove_hooks()
-        for p in self.learn.model.parameters(): p.__dict__.pop('sqr_grad', None)
-        if isinstance(self.opt, BSIOptimizer): self.opt.cancel_fold()
+    def _settings(self, bs) -> dict:
+        "What every DDP process must agree on"
+        try: n_b = len(self.dls.train)
+        except TypeError: n_b = -1
+        return {'split mode': self.split, 'fold': self.fold, 'one pass': bool(self.one_pass), 'micro_bs': self.micro_bs or 0,
+                'n_acc': self.n_acc, 'DataLoader batch size': bs or 0, 'training batches': n_b,
+                'trainable weights': sum(p.numel() for p in self._trainable())}
 
     def _patch_do_one_batch(self):
         "Split mode: the Learner's `_do_one_batch` becomes ours, and undoes itself if this callback was removed"
@@ -218,49 +205,6 @@ class MicroBatchGrads(Callback):
                 learn.__dict__.pop('_do_one_batch', None); return type(learn)._do_one_batch(learn)
             return self._do_one_batch()
         learn._do_one_batch = _do_one_batch
-
-    def after_fit(self):
-        "Fold mode: take a step left unfinished; then remove the `_do_one_batch` patch, the fold hooks and the buffers"
-        if inference_pass(self.learn): return
-        if self.fold: self._finish_fold_step()
-        self._teardown()
-
-    def _remove_hooks(self):
-        "The one-pass layer hooks and batch norm patches, and the fold hooks"
-        if self._one is not None: self._one.remove(); self._one = None
-        for h in self._hooks: h.remove()
-        self._hooks,self._folding = [],False
-
-    def _teardown(self):
-        self.learn.__dict__.pop('_do_one_batch', None)
-        self._remove_hooks(); self._clear(); self.bufs = {}
-        self._nosync.close(); self.ddp,self.flat = None,None
-
-    def _find_ddp(self):
-        "The `DistributedDataParallel` model, `None` in one process; raise if several processes train an unwrapped model"
-        m = self.learn.model
-        if isinstance(m, DistributedDataParallel): return m
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            raise RuntimeError(f"MicroBatchGrads runs in one of {dist.get_world_size()} processes but the model is a "
-                f"{type(m).__name__}, not `DistributedDataParallel`: train inside `learn.distrib_ctx()` (fastai.distributed) "
-                "so that the micro-batch statistics are summed over the processes")
-        return None
-
-    def _trainable(self): return [p for p in self.opt.all_params(with_grad=False).itemgot(0) if p.requires_grad]
-
-    def _check_ranks(self, bs):
-        "Under DDP: raise on every process if the micro-batch settings differ between processes"
-        try: n_b = len(self.dls.train)
-        except TypeError: n_b = -1
-        names = ('split mode', 'fold', 'one pass', 'micro_bs', 'n_acc', 'DataLoader batch size', 'training batches', 'trainable weights')
-        v = [int(self.split), int(self.fold), int(bool(self.one_pass)), self.micro_bs or 0, self.n_acc, bs or 0, n_b,
-             sum(p.numel() for p in self._trainable())]
-        v = tensor(v + [-o for o in v]).long().to(first(self.ddp.parameters()).device)
-        dist.all_reduce(v, op=dist.ReduceOp.MAX, group=self.ddp.process_group)  # max and -min of each setting
-        hi,lo = v[:len(names)].tolist(),(-v[len(names):]).tolist()
-        bad = [f"{n} from {l} to {h}" for n,h,l in zip(names, hi, lo) if h != l]
-        if bad: raise ValueError("MicroBatchGrads settings differ between the DDP processes (" + ', '.join(bad) +
-            "): every process must use the same `micro_bs`/`n_acc`/`fold`/`one_pass`, batch size, number of batches and trainable weights")
 
     def _do_one_batch(self):
         "Learner's `_do_one_batch` in split mode: forward/backward per micro-batch, one step"
@@ -286,49 +230,115 @@ class MicroBatchGrads(Callback):
         learn._with_events(learn._step, 'step', CancelStepException)
         learn.opt.zero_grad()
 
-    def _params(self): return [p for p,*_ in self.opt.all_params(with_grad=True)]
+    @property
+    def kappa(self):
+        "Micro-batches in the current optimizer step (on this process)"
+        return self.split_kappa*self.n_acc if self.split else self.n_acc
+
+    # The step being gathered, as other callbacks (`GradientNoiseScale`) read it
+    count = property(lambda self: getattr(self.stats, 'count', 0), doc="Micro-batches of the step seen so far (this process)")
+    n_seen = property(lambda self: getattr(self.stats, 'n_seen', 0), doc="Samples of the step seen so far (after the last micro-batch: all processes')")
+    ready = property(lambda self: getattr(self.stats, 'ready', False), doc="Whether the step's statistics are complete (from its last micro-batch to `after_batch`)")
+    step_params = property(lambda self: getattr(self.stats, 'step_params', []), doc="The parameters the step updates, once `ready`")
+    pre_clip = property(lambda self: getattr(self.stats, 'pre_clip', None), doc="The mean gradient's norm before `GradientClip`, once `ready`")
+    ddp = property(lambda self: getattr(self.reduction, 'ddp', None), doc="The `DistributedDataParallel` model (None in one process)")
+
+# %% ../nbs/01_microbatch.ipynb #87cdb95b
+class _Step:
+    "What every mode keeps of the optimizer step being gathered: micro-batches, samples, the parameters it updates"
+    def __init__(self, cb, reduction=None, one=None):
+        self.cb,self.reduction,self.one = cb,reduction,one   # the callback, the DDP reduction (None: one process), the one-pass hooks
+        self.count,self.n_seen,self.ready,self.step_params,self.acc_batches = 0,0,False,[],0
+        self.own_cancel,self.pre_clip,self.step_ps = False,None,set()
+
+    learn = property(lambda self: self.cb.learn)
+    opt = property(lambda self: self.cb.learn.opt)
+    def params(self): return [p for p,*_ in self.opt.all_params(with_grad=True)]
+
+    def clear(self):
+        "Forget the step: its `p.sqr_grad` and its counts"
+        for p in self.step_params: p.__dict__.pop('sqr_grad', None)
+        self.count,self.n_seen,self.ready,self.step_params,self.acc_batches = 0,0,False,[],0
+
+    def teardown(self):
+        "The end of the fit: the one-pass hooks and batch norm patches removed, the step forgotten"
+        if self.one is not None: self.one.remove(); self.one = None
+        self.clear()
+
+    def before_batch(self):
+        "One pass, at a training batch: start the layer hooks with the batch's micro-batch sizes (stop them otherwise)"
+        if self.one is None: return
+        if not self.learn.training: self.one.stop(); return
+        cb = self.cb
+        cb.batch_n = find_bs(self.learn.yb)
+        sizes = _split_sizes(cb.batch_n, cb.micro_bs)
+        cb.split_kappa = len(sizes); self.one.start(sizes)
+
+    def after_cancel_batch(self):
+        "A batch cancelled by this strategy (accumulating) is skipped; one cancelled by another callback is dropped"
+        if self.own_cancel: self.own_cancel = False; return             # accumulating: the step comes later
+        self.drop_batch()
+        if self.one is not None: self.one.stop()
+
+    def after_batch(self):
+        if self.ready: self.clear()
+        if self.one is not None: self.one.stop()
+
+    def before_backward(self): pass
+    def before_step(self): pass
+    def after_cancel_step(self): pass
+    def after_train(self): pass
+    def after_fit(self): pass
+
+# %% ../nbs/01_microbatch.ipynb #b08161ef
+class _Sums(_Step):
+    "Split and accumulate modes: the running sums $a$, $q$ of each parameter, turned into `p.grad` and `p.sqr_grad` at the step"
+    def __init__(self, cb, reduction=None, one=None):
+        super().__init__(cb, reduction, one)
+        self.bufs,self.flat = {},None       # parameter -> (a, q); under DDP views into the flat buffer
+
+    def teardown(self): super().teardown(); self.bufs,self.flat = {},None
 
     def _fold(self, ps, n, first=False):
         if ps: fold_micro_grads([p.grad for p in ps], [self.bufs[p][0] for p in ps], [self.bufs[p][1] for p in ps], n=n, first=first)
 
-    def _flat_bufs(self):
-        "Under DDP, at the first micro-batch of a step: the sums live in one zeroed `FlatMicroStats` buffer"
-        tps = self._trainable()
-        if self.flat is None or not self.flat.same_params(tps):
-            self.flat = FlatMicroStats(tps); self.bufs = self.flat.bufs
-        else: self.flat.flat.zero_()
+    def _start_step(self):
+        "At the step's first micro-batch: no parameter yet; under DDP the sums live in one zeroed `FlatMicroStats` buffer"
+        self.step_ps = set()
+        if self.reduction is not None:
+            self.flat = self.reduction.flat_for(self.flat, self.cb._trainable()); self.bufs = self.flat.bufs
 
-    def after_backward(self):
-        "Fold this micro-batch's gradient into the sums; at the step's last micro-batch put the mean gradient in `p.grad`"
-        if self.fold: return self._after_backward_fold()
-        if self._one is not None and self._one.active: return self._after_backward_one_pass()
-        ps = self._params()
-        first_ = self.count==0
-        if first_:
-            self.step_ps = set()
-            if self.ddp is not None: self._flat_bufs()
-        n = find_bs(self.learn.yb)
+    def _new_bufs(self, ps):
+        "Buffers for parameters seen for the first time (under DDP all exist: a newly trainable one is an error)"
         if self.flat is None:
             for p in ps:
                 if p not in self.bufs: self.bufs[p] = (torch.empty_like(p), torch.empty_like(p))
+        elif any(p not in self.bufs for p in ps):
+            raise RuntimeError("A parameter got a gradient in the middle of a step but was not trainable at its start")
+
+    def after_backward(self):
+        "Fold this micro-batch's gradient into the sums; the step's last micro-batch ends the step"
+        ps = self.params()
+        if self.count==0: self._start_step()
+        n = find_bs(self.learn.yb)
+        self._new_bufs(ps)
+        if self.flat is None:
             new = [p for p in ps if p not in self.step_ps]            # first gradient of this step (or unused until now)
             if len(new)==len(ps): self._fold(ps, n, first=True)      # the sums are written, not added to
             else: self._fold(new, n, first=True); self._fold([p for p in ps if p in self.step_ps], n)
-        elif any(p not in self.bufs for p in ps):
-            raise RuntimeError("A parameter got a gradient in the middle of a step but was not trainable at its start")
-        else: self._fold(ps, n)
+        else: self._fold(ps, n)                                      # (the flat buffer was zeroed)
         self.step_ps.update(ps)
         self.count += 1; self.n_seen += n
-        if self.count < self.kappa:
+        if self.count < self.cb.kappa:
             for p in ps: p.grad = None
-            if not self.split: self._own_cancel = True; raise CancelBatchException()
+            if not self.cb.split: self.own_cancel = True; raise CancelBatchException()
             return
-        self._end_stats()
+        self.end_stats()
 
-    def _end_stats(self):
+    def end_stats(self):
         "At the step's last micro-batch: sum over the processes, put the mean gradient in `p.grad`"
-        if self.flat is not None:                                     # sum over the processes: one all-reduce a step
-            self.step_ps,self.n_seen = self.flat.reduce(self.step_ps, self.n_seen, group=self.ddp.process_group)
+        if self.reduction is not None:                                # sum over the processes: one all-reduce a step
+            self.step_ps,self.n_seen = self.reduction.reduce(self.flat, self.step_ps, self.n_seen)
         # last micro-batch of the step: the mean gradient goes back into `p.grad` (for MixedPrecision and GradientClip)
         ps = [p for p in self.opt.all_params(with_grad=False).itemgot(0) if p in self.step_ps]
         for p in ps:
@@ -336,58 +346,28 @@ class MicroBatchGrads(Callback):
             if p.grad is None: p.grad = s.div(self.n_seen).to(p.dtype)
             else: p.grad.copy_(s).div_(self.n_seen)
         self.step_params,self.ready = ps,True
-        if self.clip is not None: self.pre_clip = self._norm([p.grad for p in ps])
-
-    @property
-    def kappa(self):
-        "Micro-batches in the current optimizer step (on this process)"
-        return self.split_kappa*self.n_acc if self.split else self.n_acc
-
-    def _norm(self, ts): return torch.stack(torch._foreach_norm(ts)).norm() if ts else tensor(0.)
+        if self.cb.clip is not None: self.pre_clip = _norm([p.grad for p in ps])
 
     def before_step(self):
-        "Set `p.sqr_grad`: mean squared micro-batch gradient, unscaled by the loss scale and clipped like `p.grad`"
-        if not self.ready or self.fold: return
+        "`p.sqr_grad` = q / N, unscaled by the loss scale squared, times c² if `GradientClip` scaled `p.grad` by c"
+        if not self.ready: return
         ps = self.step_params
         sq = [self.bufs[p][1] for p in ps]
         scale = 1.
         scaler = getattr(self.learn, 'scaler', None)
         if scaler is not None and scaler.is_enabled(): scale = scaler.get_scale()
         torch._foreach_mul_(sq, 1/(self.n_seen*scale**2))
-        if self.clip is not None:                                   # GradientClip scaled p.grad by c: squares by c^2
-            c = self._norm([p.grad for p in ps]) / (self.pre_clip/scale)
+        if self.cb.clip is not None:                                # GradientClip scaled p.grad by c: squares by c^2
+            c = _norm([p.grad for p in ps]) / (self.pre_clip/scale)
             torch._foreach_mul_(sq, (c*c).clamp(max=1.).item())
         for p,s in zip(ps, sq): p.sqr_grad = s if s.dtype==p.dtype else s.to(p.dtype)
 
-    def _clear(self):
-        for p in getattr(self, 'step_params', []): p.__dict__.pop('sqr_grad', None)
-        self.count,self.n_seen,self.ready,self.step_params,self._acc_batches = 0,0,False,[],0
+    def drop_batch(self):
+        "Drop a finished step's statistics (or a split batch's micro-batches) and every gradient: fastai's `zero_grad` was skipped"
+        if self.ready or (self.cb.split and self.cb.n_acc==1): self.clear()
+        for p in self.cb._trainable(): p.grad = None
 
-    def after_cancel_batch(self):
-        "Another callback cancelled the batch: drop its gradient (split mode: its micro-batches; a finished step: its statistics)"
-        if self._own_cancel: self._own_cancel = False; return           # accumulating: the step comes later
-        if self.fold: self._fold_cancelled('a batch (`CancelBatchException`)')
-        else:
-            if self.ready or (self.split and self.n_acc==1): self._clear()
-            for p in self._trainable(): p.grad = None                  # fastai's `zero_grad` was skipped: nothing leaks
-        if self._one is not None: self._one.stop()
-
-    def after_cancel_step(self):
-        "Fold mode: a cancelled step cannot take out what was folded, so it stops the fit with an error"
-        if self.fold and self.ready: self._fold_cancelled('an optimizer step (`CancelStepException`)')
-
-    def before_backward(self):
-        "Fold mode: the micro-batch's weight in the step, and at a step's first micro-batch the moments' decay (`_fold_before_backward`)"
-        if self.fold: self._fold_before_backward()
-
-    def after_train(self):
-        "Fold mode: at the end of each epoch's training, finish a step left open, so validation and checkpoints see it"
-        if self.fold: self._finish_fold_step()
-
-    def after_batch(self):
-        "Remove `p.sqr_grad` after a step, so it is never reused (a folded step closed itself in `step`)"
-        if self.ready: self._clear()
-        if self._one is not None: self._one.stop()
+def _norm(ts): return torch.stack(torch._foreach_norm(ts)).norm() if ts else tensor(0.)
 
 # %% ../nbs/01_microbatch.ipynb #2056c77f
 def fold_into_moments(
@@ -425,179 +405,185 @@ def fold_sums(
     m.add_(A, alpha=1-mom); v.add_(S, alpha=1-sqr_mom)
 
 # %% ../nbs/01_microbatch.ipynb #a2dafedd
-@patch
-def _start_fold(self:MicroBatchGrads):
-    "Fold mode, at `before_fit`: refuse what cannot work without a mean gradient, hook every trainable parameter"
-    why = None
-    if not isinstance(self.opt, BSIOptimizer): why = f"the optimizer is a {type(self.opt).__name__}, not `adam_bsi`/`lamb_bsi`"
-    elif self.clip is not None: why = "`GradientClip` needs the mean gradient, which folding never forms"
-    elif getattr(getattr(self.learn, 'scaler', None), 'is_enabled', lambda: False)():
-        why = "fp16 loss scaling must see the whole step's gradients for overflow before they reach the moments (bf16 works)"
-    if why: raise ValueError(f"`MicroBatchGrads(fold=True)` cannot be used here: {why}. Use `fold=False`.")
-    self.group_of = {p:i for i,pg in enumerate(self.opt.param_lists) for p in pg}
-    self._mb_folded = False; self.opt.cancel_fold()
-    tps,self.world = self._trainable(),1
-    if self.ddp is not None:                       # the moments become views into one buffer, all-reduced once a step
-        self.flat,self.world = FlatMicroStats(tps),dist.get_world_size(self.ddp.process_group)
-        for p in tps:
-            st = self.opt.state[p]
-            if st.get('sqr_avg') is not None:
-                for k,b in zip(('grad_avg', 'sqr_avg'), self.flat.bufs[p]): b.copy_(st[k]); st[k] = b
-    self.group_ps = [[p for p in tps if self.group_of[p]==i] for i in range(len(self.opt.param_lists))]
-    self._hooks = [p.register_post_accumulate_grad_hook(self._fold_hook) for p in tps]
-    hooked = set(tps)
-    self._unhooked = [p for pg in self.opt.param_lists for p in pg if p not in hooked]   # frozen when the fit started
-
-@patch
-def _fold_before_backward(self:MicroBatchGrads):
-    "Fold mode, before each backward pass: the weight $n_k/N$ of this micro-batch and, at a step's first one, $\\beta_1$, $\\beta_2$, $\\lambda$ per group"
-    n = find_bs(self.learn.yb)
-    if self.count==0:
-        self.step_ps,self.fold_wp = set(),{}
-        N = self.batch_n if self.split and self.n_acc==1 else self.n_acc*(getattr(self.dls.train, 'bs', None) or n)
-        self.fold_w,l2 = 1/(N*self.world),(1. if self.opt.decouple_wd is False else 0.)
-        self.fold_h = [(float(h['mom']), float(h['sqr_mom']), l2*float(h['wd']), h.get('do_wd')) for h in self.opt.hypers]
-        if self.flat is not None: self._scale_moments(lambda b: b/self.world)
-    self.fold_n,self._folding,self._mb_folded = n,True,False
-
-@patch
-def _scale_moments(self:MicroBatchGrads, f, ps=None):
-    "Multiply the moments of `ps` (default: all trainable) by `f(mom)` and `f(sqr_mom)` of their group"
-    bufs = (lambda p: self.flat.bufs[p]) if self.flat is not None else (lambda p: (self.opt.state[p]['grad_avg'], self.opt.state[p]['sqr_avg']))
-    with torch.no_grad():
-        for gps,(mom,sqr_mom,*_) in zip(self.group_ps, self.fold_h):
-            gps = gps if ps is None else [p for p in gps if p in ps]
-            if not gps: continue
-            torch._foreach_mul_([bufs(p)[0] for p in gps], f(mom))
-            torch._foreach_mul_([bufs(p)[1] for p in gps], f(sqr_mom))
-
-@patch
-def _fold_hook(self:MicroBatchGrads, p):
-    "Fold `p.grad` into `p`'s moments and free it (runs inside `backward`)"
-    if not self._folding or p.grad is None or self.learn is None or self not in self.learn.cbs: return
-    mom,sqr_mom,l2,do_wd = self.fold_h[self.group_of[p]]
-    st = self.opt.state[p]
-    if st.get('sqr_avg') is None:
-        if self.flat is None: st['grad_avg'],st['sqr_avg'] = torch.zeros_like(p),torch.zeros_like(p)
-        elif p in self.flat.bufs: st['grad_avg'],st['sqr_avg'] = self.flat.bufs[p]
-        else: raise RuntimeError("A parameter got a gradient under DDP but was not trainable when the fit started")
-    if not (st.get('do_wd', True) if do_wd is None else do_wd): l2 = 0.
-    w,first_ = self.fold_n*self.fold_w,self.flat is None and p not in self.step_ps
-    if self._one is not None and self._one.active:  # one pass: the whole batch's sums, from the layer hooks
-        sq = self._one.sq.pop(p, None)
-        if sq is None: raise RuntimeError("`one_pass`: a parameter got a gradient but no statistics from its layer's hook: "
-                                          "use `one_pass=False`")
-        with torch.no_grad(): fold_sums(p, p.grad, sq, st['grad_avg'], st['sqr_avg'], mom, sqr_mom, w, self.fold_w, l2, first_)
-    else:
-        for f in self.fold_listeners: f(p, p.grad, w)  # e.g. `GradientNoiseScale`: sees each micro-batch gradient once
-        with torch.no_grad():                    # under DDP the moments were already decayed at the step's start
-            fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, w, l2=l2, first=first_)
-    self.step_ps.add(p); self.fold_wp[p] = self.fold_wp.get(p, 0.) + w
-    self._mb_folded = True; self.opt.begin_fold()   # the moments now hold part of an unfinished step
-    p.grad = None
-
-@patch
-def _after_backward_fold(self:MicroBatchGrads):
-    "Fold mode: fold what no hook caught, count the micro-batch; at the step's last one, end the step"
-    self._folding = False
-    for p in self._unhooked:                     # unfrozen during the fit: no hook folded its gradient
-        if p.grad is not None: self._folding = True; self._fold_hook(p); self._folding = False
-    if self._one is not None and self._one.active:           # one pass: all the batch's micro-batches at once
-        self._one.active = False; self.count += self.split_kappa; self.n_seen += self.fold_n; self._acc_batches += 1
-        more = self._acc_batches < self.n_acc
-    else: self.count += 1; self.n_seen += self.fold_n; more = self.count < self.kappa
-    self._mb_folded = False                                   # counted: part of the step
-    if more:
-        if not self.split or self._one is not None: self._own_cancel = True; raise CancelBatchException()
-        return
-    self._end_fold_step()
-
-@patch
-def _end_fold_step(self:MicroBatchGrads):
-    "Under DDP sum the moments over the processes (one all-reduce); mark the folded parameters for the optimizer"
-    # a parameter stepped before takes part with a zero gradient, as the zero `p.grad` fastai's `zero_grad` leaves it
-    stepped = {p for gps in self.group_ps for p in gps if self.opt.state[p].get('step')}
-    if self.flat is not None:
-        used,self.n_seen = self.flat.reduce(self.fold_wp, self.n_seen, group=self.ddp.process_group)
-        self.fold_wp = dict(zip(self.flat.params, self.flat.used.tolist()))   # weights folded, summed over the processes
-        self._scale_moments(lambda b: 1/b if b else 1., set(self.flat.params) - used - stepped)   # idle: undo the decay
-        for p in used:
-            st = self.opt.state[p]
-            if st.get('sqr_avg') is None: st['grad_avg'],st['sqr_avg'] = self.flat.bufs[p]
-        self.step_ps = used | stepped
-    else:
-        idle = stepped - self.step_ps
-        if idle: self._scale_moments(lambda b: b, idle); self.step_ps |= idle
-    self._l2_rest()
-    self.opt.end_fold(self.step_ps)
-    self.step_params,self.ready = list(self.step_ps),True
-
-@patch
-def _l2_rest(self:MicroBatchGrads):
-    "L2: the micro-batches in which a parameter got no gradient still add $\\lambda w$ to its gradient (0 + $\\lambda w$)"
-    if self.opt.decouple_wd is not False: return                   # (LAMB's None: weight decay inside the trust ratio)
-    W = self.n_seen*self.fold_w                                     # the step's total weight (1 for a whole step)
-    with torch.no_grad():
-        for p in self.step_ps:
-            mom,sqr_mom,l2,do_wd = self.fold_h[self.group_of[p]]
-            st = self.opt.state[p]
-            miss = W - self.fold_wp.get(p, 0.)
-            if not l2 or miss <= 1e-9*W or not (st.get('do_wd', True) if do_wd is None else do_wd): continue
-            st['grad_avg'].add_(p, alpha=(1-mom)*l2*miss); st['sqr_avg'].addcmul_(p, p, value=(1-sqr_mom)*l2*l2*miss)
-
-@patch
-def _finish_fold_step(self:MicroBatchGrads):
-    "Take the step of the micro-batches folded since the last one, if the fit stops inside a step"
-    if self.count==0 or self.ready or (self.flat is None and not self.step_ps): return
-    self._end_fold_step(); self.opt.step(); self._clear()
-
-
 _cancel_msg = ("A callback cancelled {} after `MicroBatchGrads(fold=True)` had folded micro-batch gradients of the step "
     "into the optimizer's moments. Folded gradients cannot be taken out again, so the moments no longer match the "
     "weights and the fit stops here (the weights are those of the last step; reload a checkpoint for the moments). "
     "With callbacks that cancel batches or steps use `fold=False`, which drops a cancelled step's statistics; in "
     "accumulate mode fold mode can skip a batch cancelled before its backward pass (at `after_loss`, say).")
 
-@patch
-def _fold_cancelled(self:MicroBatchGrads, what):
-    "Fold mode: a cancelled micro-batch that folded nothing is skipped; otherwise end the fit with the reason"
-    started,self._folding = self._folding,False
-    if self.ready or self._mb_folded or (self.split and self._one is None and self.count):   # (one pass: between batches)
-        self._teardown(); self.opt.cancel_fold()
-        raise RuntimeError(_cancel_msg.format(what))
-    if started and self.count==0 and self.flat is not None:     # undo the decay of the step's start (done again next time)
-        self._scale_moments(lambda b: self.world/b if b else 1.)
+class _Fold(_Step):
+    "Fold mode: each micro-batch gradient goes straight into the moments of a `BSIOptimizer`, in a hook, and is freed"
+    @staticmethod
+    def refuse(cb):
+        "At `before_fit`: refuse what cannot work without a mean gradient, naming why"
+        why = None
+        if not isinstance(cb.opt, BSIOptimizer): why = f"the optimizer is a {type(cb.opt).__name__}, not `adam_bsi`/`lamb_bsi`"
+        elif cb.clip is not None: why = "`GradientClip` needs the mean gradient, which folding never forms"
+        elif getattr(getattr(cb.learn, 'scaler', None), 'is_enabled', lambda: False)():
+            why = "fp16 loss scaling must see the whole step's gradients for overflow before they reach the moments (bf16 works)"
+        if why: raise ValueError(f"`MicroBatchGrads(fold=True)` cannot be used here: {why}. Use `fold=False`.")
 
+    def __init__(self, cb, reduction=None, one=None):
+        "Hook every trainable parameter; under DDP the moments become views into one flat buffer"
+        super().__init__(cb, reduction, one)
+        opt = self.opt
+        self.group_of = {p:i for i,pg in enumerate(opt.param_lists) for p in pg}
+        self.mb_folded,self.folding,self.fold_wp = False,False,{}
+        opt.cancel_fold()
+        tps,self.world,self.flat = cb._trainable(),1,None
+        if reduction is not None:                      # the moments become views into one buffer, all-reduced once a step
+            self.flat,self.world = FlatMicroStats(tps),reduction.world
+            for p in tps:
+                st = opt.state[p]
+                if st.get('sqr_avg') is not None:
+                    for k,b in zip(('grad_avg', 'sqr_avg'), self.flat.bufs[p]): b.copy_(st[k]); st[k] = b
+        self.group_ps = [[p for p in tps if self.group_of[p]==i] for i in range(len(opt.param_lists))]
+        self.hooks = [p.register_post_accumulate_grad_hook(self.hook) for p in tps]
+        hooked = set(tps)
+        self.unhooked = [p for pg in opt.param_lists for p in pg if p not in hooked]   # frozen when the fit started
+
+    def teardown(self):
+        for h in self.hooks: h.remove()
+        self.hooks,self.folding = [],False
+        super().teardown()
+
+    def before_backward(self):
+        "The weight $n_k/N$ of this micro-batch and, at a step's first one, $\\beta_1$, $\\beta_2$, $\\lambda$ per group"
+        cb,n = self.cb,find_bs(self.learn.yb)
+        if self.count==0:
+            self.step_ps,self.fold_wp = set(),{}
+            N = cb.batch_n if cb.split and cb.n_acc==1 else cb.n_acc*(getattr(cb.dls.train, 'bs', None) or n)
+            self.fold_w,l2 = 1/(N*self.world),(1. if self.opt.decouple_wd is False else 0.)
+            self.fold_h = [(float(h['mom']), float(h['sqr_mom']), l2*float(h['wd']), h.get('do_wd')) for h in self.opt.hypers]
+            if self.flat is not None: self._scale_moments(lambda b: b/self.world)
+        self.fold_n,self.folding,self.mb_folded = n,True,False
+
+    def _scale_moments(self, f, ps=None):
+        "Multiply the moments of `ps` (default: all trainable) by `f(mom)` and `f(sqr_mom)` of their group"
+        bufs = (lambda p: self.flat.bufs[p]) if self.flat is not None else (lambda p: (self.opt.state[p]['grad_avg'], self.opt.state[p]['sqr_avg']))
+        with torch.no_grad():
+            for gps,(mom,sqr_mom,*_) in zip(self.group_ps, self.fold_h):
+                gps = gps if ps is None else [p for p in gps if p in ps]
+                if not gps: continue
+                torch._foreach_mul_([bufs(p)[0] for p in gps], f(mom))
+                torch._foreach_mul_([bufs(p)[1] for p in gps], f(sqr_mom))
+
+    def hook(self, p):
+        "Fold `p.grad` into `p`'s moments and free it (runs inside `backward`)"
+        cb = self.cb
+        if not self.folding or p.grad is None or cb.learn is None or cb not in cb.learn.cbs or cb.stats is not self: return
+        mom,sqr_mom,l2,do_wd = self.fold_h[self.group_of[p]]
+        st = self.opt.state[p]
+        if st.get('sqr_avg') is None:
+            if self.flat is None: st['grad_avg'],st['sqr_avg'] = torch.zeros_like(p),torch.zeros_like(p)
+            elif p in self.flat.bufs: st['grad_avg'],st['sqr_avg'] = self.flat.bufs[p]
+            else: raise RuntimeError("A parameter got a gradient under DDP but was not trainable when the fit started")
+        if not (st.get('do_wd', True) if do_wd is None else do_wd): l2 = 0.
+        w,first_ = self.fold_n*self.fold_w,self.flat is None and p not in self.step_ps
+        if self.one is not None and self.one.active:  # one pass: the whole batch's sums, from the layer hooks
+            sq = self.one.sq.pop(p, None)
+            if sq is None: raise RuntimeError("`one_pass`: a parameter got a gradient but no statistics from its layer's hook: "
+                                              "use `one_pass=False`")
+            with torch.no_grad(): fold_sums(p, p.grad, sq, st['grad_avg'], st['sqr_avg'], mom, sqr_mom, w, self.fold_w, l2, first_)
+        else:
+            for f in cb.fold_listeners: f(p, p.grad, w)  # e.g. `GradientNoiseScale`: sees each micro-batch gradient once
+            with torch.no_grad():                    # under DDP the moments were already decayed at the step's start
+                fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, w, l2=l2, first=first_)
+        self.step_ps.add(p); self.fold_wp[p] = self.fold_wp.get(p, 0.) + w
+        self.mb_folded = True; self.opt.begin_fold()   # the moments now hold part of an unfinished step
+        p.grad = None
+
+    def after_backward(self):
+        "Fold what no hook caught, count the micro-batch; at the step's last one, end the step"
+        self.folding = False
+        for p in self.unhooked:                      # unfrozen during the fit: no hook folded its gradient
+            if p.grad is not None: self.folding = True; self.hook(p); self.folding = False
+        if self.one is not None and self.one.active:           # one pass: all the batch's micro-batches at once
+            self.one.active = False; self.count += self.cb.split_kappa; self.n_seen += self.fold_n; self.acc_batches += 1
+            more = self.acc_batches < self.cb.n_acc
+        else: self.count += 1; self.n_seen += self.fold_n; more = self.count < self.cb.kappa
+        self.mb_folded = False                                   # counted: part of the step
+        if more:
+            if not self.cb.split or self.one is not None: self.own_cancel = True; raise CancelBatchException()
+            return
+        self.end_step()
+
+    def end_step(self):
+        "Under DDP sum the moments over the processes (one all-reduce); tell the optimizer which parameters were folded"
+        # a parameter stepped before takes part with a zero gradient, as the zero `p.grad` fastai's `zero_grad` leaves it
+        stepped = {p for gps in self.group_ps for p in gps if self.opt.state[p].get('step')}
+        if self.flat is not None:
+            used,self.n_seen = self.reduction.reduce(self.flat, self.fold_wp, self.n_seen)
+            self.fold_wp = dict(zip(self.flat.params, self.flat.used.tolist()))   # weights folded, summed over the processes
+            self._scale_moments(lambda b: 1/b if b else 1., set(self.flat.params) - used - stepped)   # idle: undo the decay
+            for p in used:
+                st = self.opt.state[p]
+                if st.get('sqr_avg') is None: st['grad_avg'],st['sqr_avg'] = self.flat.bufs[p]
+            self.step_ps = used | stepped
+        else:
+            idle = stepped - self.step_ps
+            if idle: self._scale_moments(lambda b: b, idle); self.step_ps |= idle
+        self._l2_rest()
+        self.opt.end_fold(self.step_ps)
+        self.step_params,self.ready = list(self.step_ps),True
+
+    def _l2_rest(self):
+        "L2: the micro-batches in which a parameter got no gradient still add $\\lambda w$ to its gradient (0 + $\\lambda w$)"
+        if self.opt.decouple_wd is not False: return                   # (LAMB's None: weight decay inside the trust ratio)
+        W = self.n_seen*self.fold_w                                     # the step's total weight (1 for a whole step)
+        with torch.no_grad():
+            for p in self.step_ps:
+                mom,sqr_mom,l2,do_wd = self.fold_h[self.group_of[p]]
+                st = self.opt.state[p]
+                miss = W - self.fold_wp.get(p, 0.)
+                if not l2 or miss <= 1e-9*W or not (st.get('do_wd', True) if do_wd is None else do_wd): continue
+                st['grad_avg'].add_(p, alpha=(1-mom)*l2*miss); st['sqr_avg'].addcmul_(p, p, value=(1-sqr_mom)*l2*l2*miss)
+
+    def finish_step(self):
+        "Take the step of the micro-batches folded since the last one, if the fit stops inside a step"
+        if self.count==0 or self.ready or (self.flat is None and not self.step_ps): return
+        self.end_step(); self.opt.step(); self.clear()
+
+    after_train = after_fit = finish_step   # each epoch's training ends on a step boundary, and so does the fit
+
+    def drop_batch(self): self.cancelled('a batch (`CancelBatchException`)')
+
+    def after_cancel_step(self):
+        if self.ready: self.cancelled('an optimizer step (`CancelStepException`)')
+
+    def cancelled(self, what):
+        "A cancelled micro-batch that folded nothing is skipped; otherwise end the fit with the reason"
+        started,self.folding = self.folding,False
+        if self.ready or self.mb_folded or (self.cb.split and self.one is None and self.count):   # (one pass: between batches)
+            self.cb._teardown(); self.opt.cancel_fold()
+            raise RuntimeError(_cancel_msg.format(what))
+        if started and self.count==0 and self.flat is not None:     # undo the decay of the step's start (done again next time)
+            self._scale_moments(lambda b: self.world/b if b else 1.)
 
 # %% ../nbs/01_microbatch.ipynb #74544391
-@patch
-def _after_backward_one_pass(self:MicroBatchGrads):
-    "One pass: the batch's statistics came from the layer hooks; they go into the buffers at once, for all its micro-batches"
-    one,n = self._one,self.batch_n
-    one.active = False
-    ps = self._params()
-    first_ = self._acc_batches==0
-    if first_:
-        self.step_ps,self.count,self.n_seen = set(),0,0
-        if self.ddp is not None: self._flat_bufs()
-    if self.flat is None:
-        for p in ps:
-            if p not in self.bufs: self.bufs[p] = (torch.empty_like(p), torch.empty_like(p))
-    elif any(p not in self.bufs for p in ps):
-        raise RuntimeError("A parameter got a gradient in the middle of a step but was not trainable at its start")
-    for p in ps:                                         # a layer not called in this batch: `zero_grad`'s zero gradient
-        if p not in one.sq and not p.grad.any(): one.sq[p] = torch.zeros_like(p.grad)
-    missing = [p for p in ps if p not in one.sq]
-    if missing: raise RuntimeError(f"`one_pass`: {len(missing)} parameters got a gradient but no statistics from their "
-                                   "layer's hook (a parameter used outside its module's forward?): use `one_pass=False`")
-    with torch.no_grad():
-        for p in ps:
-            a,q = self.bufs[p]
-            if p in self.step_ps: a.add_(p.grad, alpha=n); q.add_(one.sq.pop(p))
-            else: a.copy_(p.grad).mul_(n); q.copy_(one.sq.pop(p))      # (under DDP the flat buffer was zeroed)
-    one.sq = {}
-    self.step_ps.update(ps); self.count += self.split_kappa; self.n_seen += n; self._acc_batches += 1
-    if self._acc_batches < self.n_acc:                   # accumulating batches: the step comes later
-        for p in ps: p.grad = None
-        self._own_cancel = True; raise CancelBatchException()
-    self._end_stats()
+class _OnePass(_Sums):
+    "One pass: the layer hooks give the batch's sums for all its micro-batches at once; the rest is `_Sums`'"
+    def after_backward(self):
+        "Put the batch's sums into the buffers, $a = B\\bar g$ and $q = \\sum_k n_k g_k^2$; the step's last batch ends the step"
+        one = self.one
+        if not one.active: return super().after_backward()
+        one.active,n = False,self.cb.batch_n
+        ps = self.params()
+        if self.acc_batches==0: self._start_step(); self.count,self.n_seen = 0,0
+        self._new_bufs(ps)
+        for p in ps:                                         # a layer not called in this batch: `zero_grad`'s zero gradient
+            if p not in one.sq and not p.grad.any(): one.sq[p] = torch.zeros_like(p.grad)
+        missing = [p for p in ps if p not in one.sq]
+        if missing: raise RuntimeError(f"`one_pass`: {len(missing)} parameters got a gradient but no statistics from their "
+                                       "layer's hook (a parameter used outside its module's forward?): use `one_pass=False`")
+        with torch.no_grad():
+            for p in ps:
+                a,q = self.bufs[p]
+                if p in self.step_ps: a.add_(p.grad, alpha=n); q.add_(one.sq.pop(p))
+                else: a.copy_(p.grad).mul_(n); q.copy_(one.sq.pop(p))      # (under DDP the flat buffer was zeroed)
+        one.sq = {}
+        self.step_ps.update(ps); self.count += self.cb.split_kappa; self.n_seen += n; self.acc_batches += 1
+        if self.acc_batches < self.cb.n_acc:                 # accumulating batches: the step comes later
+            for p in ps: p.grad = None
+            self.own_cancel = True; raise CancelBatchException()
+        self.end_stats()

@@ -87,7 +87,7 @@ class GradientNoiseScale(Callback):
         if rec is not None: rec.noise_scale = self.history; self._add_column()
         self.mbg = first(cb for cb in self.learn.cbs if isinstance(cb, MicroBatchGrads))
         if self.mbg is None: self._warn(_single_msg); return
-        if self.mbg.fold and self.mbg._one is not None:          # (runs after MicroBatchGrads.before_fit)
+        if self.mbg.fold and self.mbg.stats.one is not None:          # (runs after MicroBatchGrads.before_fit)
             raise ValueError("`GradientNoiseScale` cannot measure `MicroBatchGrads(fold=True, one_pass=True)`, where no micro-batch "
                              "gradient exists: use `fold=False` with `one_pass=True`, or `one_pass=False` with `fold=True`")
         if self.mbg.fold: self.mbg.fold_listeners.append(self._listen); self._listening = self.mbg
@@ -127,7 +127,7 @@ class GradientNoiseScale(Callback):
         if self.mbg.count == 0: self._start_step()
         n = find_bs(self.learn.yb)
         self._k += 1; self._n += n
-        if self.mbg.fold: w = n*self.mbg.fold_w; self._w += w; self._w2 += w*w
+        if self.mbg.fold: w = n*self.mbg.stats.fold_w; self._w += w; self._w2 += w*w
 
     def _listen(self, p, g, w):
         "Fold mode, inside `backward`: add $w_k g_k$ to `p`'s running sum $S$ and keep $|g_k|$, before `g` is folded and freed"
@@ -139,9 +139,7 @@ class GradientNoiseScale(Callback):
             else: torch.mul(g, w, out=s); self._seen.add(p)
             self._norms.append((w, torch.linalg.vector_norm(g).float()))
 
-    def _world(self):
-        d = self.mbg.ddp
-        return 1 if d is None else dist.get_world_size(d.process_group)
+    def _world(self): return 1 if self.mbg.reduction is None else self.mbg.reduction.world
 
     def before_step(self):
         "At each optimizer step: the step's estimates from `p.grad` and `p.sqr_grad` (or, in fold mode, the sums $S$)"

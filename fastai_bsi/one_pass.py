@@ -13,8 +13,8 @@ from fastai.basics import *
 __all__ = ['ONE_PASS_RULES', 'check_one_pass', 'OnePassStats']
 
 # %% ../nbs/01c_one_pass.ipynb #74118c1f
-def _rule_linear(m, x, go, k):
-    xs,gs = x.reshape(k, -1, x.shape[-1]),go.reshape(k, -1, go.shape[-1])
+def _rule_linear(m, x, go, kappa):
+    xs,gs = x.reshape(kappa, -1, x.shape[-1]),go.reshape(kappa, -1, go.shape[-1])
     res = {'weight': torch.bmm(gs.transpose(1, 2), xs)}
     if m.bias is not None: res['bias'] = gs.sum(1)
     return res
@@ -24,71 +24,71 @@ def _conv_wgrad(m, x, go, w, groups):
     return torch.ops.aten.convolution_backward(go, x, w, None, list(m.stride), list(m.padding), list(m.dilation),
                                                False, [0]*(x.dim()-2), groups, [False, True, False])[1]
 
-def _conv_grouped(m, x, go, k):
-    "The `k` micro-batches as `k` groups of one weight-gradient convolution (the GPU's way)"
-    M,w = x.shape[0]//k,m.weight
-    xg = x.reshape(k, M, *x.shape[1:]).transpose(0, 1).reshape(M, k*x.shape[1], *x.shape[2:])
-    gg = go.reshape(k, M, *go.shape[1:]).transpose(0, 1).reshape(M, k*go.shape[1], *go.shape[2:])
-    wk = torch.empty((k*w.shape[0], *w.shape[1:]), dtype=xg.dtype, device=xg.device)     # its shape only is read
-    return _conv_wgrad(m, xg, gg, wk, k*m.groups).view(k, *w.shape)
+def _conv_grouped(m, x, go, kappa):
+    "The `kappa` micro-batches as `kappa` groups of one weight-gradient convolution (the GPU's way)"
+    M,w = x.shape[0]//kappa,m.weight
+    xg = x.reshape(kappa, M, *x.shape[1:]).transpose(0, 1).reshape(M, kappa*x.shape[1], *x.shape[2:])
+    gg = go.reshape(kappa, M, *go.shape[1:]).transpose(0, 1).reshape(M, kappa*go.shape[1], *go.shape[2:])
+    wk = torch.empty((kappa*w.shape[0], *w.shape[1:]), dtype=xg.dtype, device=xg.device)     # its shape only is read
+    return _conv_wgrad(m, xg, gg, wk, kappa*m.groups).view(kappa, *w.shape)
 
-def _conv_per_chunk(m, x, go, k):
+def _conv_per_chunk(m, x, go, kappa):
     "One weight-gradient convolution per micro-batch"
-    M = x.shape[0]//k
-    return torch.stack([_conv_wgrad(m, x[i*M:(i+1)*M], go[i*M:(i+1)*M], m.weight, m.groups) for i in range(k)])
+    M = x.shape[0]//kappa
+    return torch.stack([_conv_wgrad(m, x[i*M:(i+1)*M], go[i*M:(i+1)*M], m.weight, m.groups) for i in range(kappa)])
 
-def _conv_im2col(m, x, go, k):
+def _conv_im2col(m, x, go, kappa):
     "Conv2d with `groups=1`: `F.unfold` and one batched matrix product over the micro-batches"
-    M,w = x.shape[0]//k,m.weight
+    M,w = x.shape[0]//kappa,m.weight
     xu = F.unfold(x, w.shape[2:], dilation=m.dilation, padding=m.padding, stride=m.stride)      # (B, C*kh*kw, L)
     L = xu.shape[-1]
-    xu = xu.view(k, M, -1, L).transpose(1, 2).reshape(k, -1, M*L)
-    g = go.reshape(k, M, go.shape[1], L).transpose(1, 2).reshape(k, go.shape[1], M*L)
-    return torch.bmm(g, xu.transpose(1, 2)).view(k, *w.shape)
+    xu = xu.view(kappa, M, -1, L).transpose(1, 2).reshape(kappa, -1, M*L)
+    g = go.reshape(kappa, M, go.shape[1], L).transpose(1, 2).reshape(kappa, go.shape[1], M*L)
+    return torch.bmm(g, xu.transpose(1, 2)).view(kappa, *w.shape)
 
-def _rule_conv(m, x, go, k):
+def _rule_conv(m, x, go, kappa):
     "Conv1d/Conv2d: grouped on GPUs; on the CPU im2col for outputs of up to 16 positions, else per micro-batch"
-    if x.device.type!='cpu': gw = _conv_grouped(m, x, go, k)
-    elif x.dim()==4 and m.groups==1 and go.shape[2]*go.shape[3] <= 16: gw = _conv_im2col(m, x, go, k)
-    else: gw = _conv_per_chunk(m, x, go, k)
+    if x.device.type!='cpu': gw = _conv_grouped(m, x, go, kappa)
+    elif x.dim()==4 and m.groups==1 and go.shape[2]*go.shape[3] <= 16: gw = _conv_im2col(m, x, go, kappa)
+    else: gw = _conv_per_chunk(m, x, go, kappa)
     res = {'weight': gw}
-    if m.bias is not None: res['bias'] = go.reshape(k, x.shape[0]//k, go.shape[1], -1).sum((1, 3))
+    if m.bias is not None: res['bias'] = go.reshape(kappa, x.shape[0]//kappa, go.shape[1], -1).sum((1, 3))
     return res
 
 # %% ../nbs/01c_one_pass.ipynb #6c132822
-def _rule_embedding(m, x, go, k):
+def _rule_embedding(m, x, go, kappa):
     n,d = m.weight.shape
-    idx = x.reshape(k, -1) + torch.arange(k, device=x.device)[:, None]*n
+    idx = x.reshape(kappa, -1) + torch.arange(kappa, device=x.device)[:, None]*n
     g = go.reshape(-1, d)
     if m.padding_idx is not None: g = g*(x.reshape(-1, 1) != m.padding_idx)
-    return {'weight': torch.zeros(k*n, d, dtype=g.dtype, device=g.device).index_add_(0, idx.flatten(), g).view(k, n, d)}
+    return {'weight': torch.zeros(kappa*n, d, dtype=g.dtype, device=g.device).index_add_(0, idx.flatten(), g).view(kappa, n, d)}
 
-def _affine(m, xhat, go, k, per_channel):
+def _affine(m, xhat, go, kappa, per_channel):
     "The sums of `go*xhat` (weight) and `go` (bias) over all but the weight's dimensions, per micro-batch"
     def red(t):
-        t = t.reshape(k, -1, *t.shape[1:])
-        if not per_channel: return t.reshape(k, -1, *m.weight.shape).sum(1)      # LayerNorm: the trailing dims
-        return t.transpose(1, 2).reshape(k, t.shape[2], -1).sum(-1)              # channels: dim 1 of each sample
+        t = t.reshape(kappa, -1, *t.shape[1:])
+        if not per_channel: return t.reshape(kappa, -1, *m.weight.shape).sum(1)      # LayerNorm: the trailing dims
+        return t.transpose(1, 2).reshape(kappa, t.shape[2], -1).sum(-1)              # channels: dim 1 of each sample
     res = {}
     if m.weight is not None: res['weight'] = red(go*xhat)
     if getattr(m, 'bias', None) is not None: res['bias'] = red(go)
     return res
 
-def _rule_layernorm(m, x, go, k): return _affine(m, F.layer_norm(x, m.normalized_shape, eps=m.eps), go, k, False)
-def _rule_groupnorm(m, x, go, k): return _affine(m, F.group_norm(x, m.num_groups, eps=m.eps), go, k, True)
+def _rule_layernorm(m, x, go, kappa): return _affine(m, F.layer_norm(x, m.normalized_shape, eps=m.eps), go, kappa, False)
+def _rule_groupnorm(m, x, go, kappa): return _affine(m, F.group_norm(x, m.num_groups, eps=m.eps), go, kappa, True)
 
 # %% ../nbs/01c_one_pass.ipynb #c777f1ec
-def _rule_batchnorm(m, x, go, k):
+def _rule_batchnorm(m, x, go, kappa):
     "BatchNorm: each micro-batch normalised with its own statistics in training, with the running ones in eval mode"
     if m.training or not m.track_running_stats:
-        xs = x.reshape(k, x.shape[0]//k, *x.shape[1:])
+        xs = x.reshape(kappa, x.shape[0]//kappa, *x.shape[1:])
         dims = [1] + list(range(3, xs.dim()))
         mean,var = xs.mean(dims, keepdim=True),xs.var(dims, unbiased=False, keepdim=True)
         xhat = ((xs - mean)/torch.sqrt(var + m.eps)).reshape(x.shape)
     else:
         sh = [1, -1] + [1]*(x.dim()-2)
         xhat = (x - m.running_mean.view(sh))/torch.sqrt(m.running_var.view(sh) + m.eps)
-    return _affine(m, xhat, go, k, True)
+    return _affine(m, xhat, go, kappa, True)
 
 def _bn_forward(m, stats, x):
     "Batch norm that, in a one-pass training batch, normalises each micro-batch on its own, one after the other"

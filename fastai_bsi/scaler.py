@@ -7,12 +7,15 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/scaler.html.md"""
 # %% ../nbs/02_scaler.ipynb #1fd20f98
 from __future__ import annotations
 import math, numbers, warnings, inspect
+from typing import NamedTuple
+from dataclasses import dataclass, field
 from fastai.basics import *
 from fastai.callback.schedule import ParamScheduler, LRFinder
 from fastai.callback.training import GradientAccumulation
 from fastai.torch_core import find_bs, num_distrib, rank_distrib
 from .optimizer import BSIWarning
 from .microbatch import inference_pass
+from .distributed import world_size
 
 # %% auto #0
 __all__ = ['lr_rules', 'mom_rules', 'wd_rules', 'scale_lr', 'scale_mom', 'scale_wd', 'scale_bn_mom', 'effective_bs',
@@ -94,6 +97,10 @@ def _dl_bs(learn):
     if not bs: raise ValueError("Could not find the batch size of `learn.dls.train`: pass `bs` to `BatchSizeScaler`")
     return bs
 
+class _BsParts(NamedTuple):
+    "The factors of the samples per optimizer step"
+    bs:int; n_acc:int; world:int      # DataLoader batch size, DataLoader batches per step, processes
+
 def _bs_parts(learn):
     "DataLoader batch size, DataLoader batches per optimizer step, and number of processes"
     bs, n_acc = _dl_bs(learn), 1
@@ -101,7 +108,7 @@ def _bs_parts(learn):
         if isinstance(cb, GradientAccumulation): n_acc *= math.ceil(cb.n_acc/bs)
     mbg = getattr(learn, 'micro_batch_grads', None)
     if mbg is not None: n_acc *= int(getattr(mbg, 'n_acc', 1))
-    return bs, n_acc, max(num_distrib(), 1)
+    return _BsParts(bs, n_acc, world_size())
 
 def effective_bs(
     learn:Learner # Its training DataLoader's batch size, GradientAccumulation/micro-batch callbacks and world size count
@@ -154,6 +161,17 @@ def _groups(v, n):
 def _fmt(vs): return '[' + ', '.join(f'{float(o):.4g}' for o in vs) + ']'
 
 # %% ../nbs/02_scaler.ipynb #b590b882
+class _HP(NamedTuple): raw:list; scaled:list   # one hyper-parameter's values per parameter group, before and after scaling
+class _BN(NamedTuple): module:nn.Module; orig:float; now:float   # a batch norm layer's momentum, before and as set
+
+@dataclass
+class _Applied:
+    "What `BatchSizeScaler` changed in one fit, to report and to undo"
+    opt:Optimizer                                 # the optimizer whose hyper-parameters were set
+    hps:dict = field(default_factory=dict)        # name -> _HP
+    scheds:list = field(default_factory=list)     # (ParamScheduler, name, original schedule) of each wrapped schedule
+    bn:list = field(default_factory=list)         # _BN of each batch norm layer
+
 _hp_names = ('lr', 'mom', 'sqr_mom', 'wd')
 
 class BatchSizeScaler(Callback):
@@ -213,9 +231,9 @@ class BatchSizeScaler(Callback):
         "Scale `raw` for hyper-parameter `n`, remember both, and set it on the optimizer if `apply`"
         st = self._scaled
         scaled = self._scale(n, raw, k)
-        ng = len(st['opt'].hypers)
-        st['hps'][n] = (_groups(raw, ng), _groups(scaled, ng))
-        if apply: st['opt'].set_hyper(n, scaled)
+        ng = len(st.opt.hypers)
+        st.hps[n] = _HP(_groups(raw, ng), _groups(scaled, ng))
+        if apply: st.opt.set_hyper(n, scaled)
         return scaled
 
     def _batch_bs(self): return find_bs(self.learn.yb if len(self.learn.yb) else self.learn.xb)
@@ -226,9 +244,9 @@ class BatchSizeScaler(Callback):
         return (self._seen + self._batch_bs())*self._world/self.ref_bs
 
     def _set_bn(self, k):
-        for i,(m,orig,_) in enumerate(self._scaled['bn']):
+        for i,(m,orig,_) in enumerate(self._scaled.bn):
             m.momentum = scale_bn_mom(orig, k*self.offsets['bn_mom'], self.rules['bn_mom'])
-            self._scaled['bn'][i] = (m, orig, m.momentum)
+            self._scaled.bn[i] = _BN(m, orig, m.momentum)
 
     def before_fit(self):
         "Scale the hyper-parameters, wrap the schedules, and report"
@@ -239,13 +257,13 @@ class BatchSizeScaler(Callback):
         if self.bs is not None: bs, parts = self.bs, None
         else:
             parts = _bs_parts(self.learn)
-            bs = parts[0]*parts[1]*parts[2]
-        self._world = max(num_distrib(), 1)
+            bs = parts.bs*parts.n_acc*parts.world
+        self._world = world_size()
         self.k, self.eff_bs = bs/self.ref_bs, bs
-        k_bn = (parts[0] if parts else bs)/self.ref_bs
+        k_bn = (parts.bs if parts else bs)/self.ref_bs
         self._seen,self._stepped,self._cancelled,self._raw_lrs,self._noise_warned = 0,False,False,[],False
         self._lr_find = len(self.learn._grab_cbs(LRFinder)) > 0
-        self._scaled = st = dict(opt=opt, hps={}, scheds=[], bn=[])
+        self._scaled = st = _Applied(opt)
         names = [n for n in _hp_names if self.rules[n] != 'none' and n in opt.hypers[0]]
         before = {n: [h[n] for h in opt.hypers] for n in _hp_names if n in opt.hypers[0]}
         sched_start = {}
@@ -253,30 +271,30 @@ class BatchSizeScaler(Callback):
             for n in names:
                 f = ps.scheds.get(n)
                 if not callable(f): continue
-                st['scheds'].append((ps, n, f))
+                st.scheds.append((ps, n, f))
                 ps.scheds[n] = _ScaledSched(f, self, n)
                 sched_start[n] = _groups(f(0.), len(opt.hypers))
         for n in names: self._set_raw(n, before[n], self.k)
         if self.rules['bn_mom'] != 'none':
-            st['bn'] = [(m, m.momentum, m.momentum) for m in self.learn.model.modules()
+            st.bn = [_BN(m, m.momentum, m.momentum) for m in self.learn.model.modules()
                         if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.momentum is not None]
             self._set_bn(k_bn)
         self._report(parts, k_bn, before, sched_start)
 
     def _report(self, parts, k_bn, before, sched_start):
-        ng = len(self._scaled['opt'].hypers)
+        ng = len(self._scaled.opt.hypers)
         hps = {}
         for n,vs in before.items():
             b = sched_start.get(n, vs)
             a = _groups(self._scale(n, b, self.k), ng) if self.rules[n] != 'none' else b
             hps[n] = dict(rule=self.rules[n], offset=self.offsets[n], before=b, after=a, scheduled=n in sched_start)
-        bn = [(orig, new) for _,orig,new in self._scaled['bn']]
+        bn = [(orig, new) for _,orig,new in self._scaled.bn]
         self.record = dict(bs=self.eff_bs, ref_bs=self.ref_bs, k=self.k, k_bn=k_bn, per_step=self.per_step,
                            hypers=hps, bn_mom=dict(rule=self.rules['bn_mom'], offset=self.offsets['bn_mom'], layers=bn),
                            step_bs=[])
         if hasattr(self.learn, 'recorder'): self.learn.recorder.bsi_record = self.record
         if not self.verbose: return
-        how = f" ({parts[0]} per batch x {parts[1]} batches x {parts[2]} processes)" if parts else " (given)"
+        how = f" ({parts.bs} per batch x {parts.n_acc} batches x {parts.world} processes)" if parts else " (given)"
         lines = [f"BatchSizeScaler: bs={self.eff_bs}{how}, ref_bs={self.ref_bs}, k={self.k:.4g}"
                  + (", rescaled per step" if self.per_step else "") + (", lr_find: lrs recorded unscaled" if self._lr_find else "")]
         for n,h in hps.items():
@@ -292,9 +310,9 @@ class BatchSizeScaler(Callback):
         if self.per_step:
             k = self._k_now()
             self.record['step_bs'].append(k*self.ref_bs)
-            for n,(raw,_) in list(self._scaled['hps'].items()): self._set_raw(n, raw, k)
-            if self._scaled['bn']: self._set_bn(self._batch_bs()/self.ref_bs)
-        if 'lr' in self._scaled['hps']: self._raw_lrs.append(self._scaled['hps']['lr'][0][-1])
+            for n,(raw,_) in list(self._scaled.hps.items()): self._set_raw(n, raw, k)
+            if self._scaled.bn: self._set_bn(self._batch_bs()/self.ref_bs)
+        if 'lr' in self._scaled.hps: self._raw_lrs.append(self._scaled.hps['lr'].raw[-1])
 
     def after_cancel_step(self):
         "The optimizer step was skipped (accumulation, overflow): the samples carry over to the next one"
@@ -346,10 +364,10 @@ class BatchSizeScaler(Callback):
         st = self._scaled
         if st is None: return
         self._scaled = None
-        for ps,n,f in reversed(st['scheds']): ps.scheds[n] = f
-        opt = st['opt']
-        for n,(raw,scaled) in st['hps'].items():
+        for ps,n,f in reversed(st.scheds): ps.scheds[n] = f
+        opt = st.opt
+        for n,(raw,scaled) in st.hps.items():
             cur = [h[n] for h in opt.hypers]
             if len(cur) == len(raw): opt.set_hyper(n, [r if c == s else c for c,r,s in zip(cur, raw, scaled)])
-        for m,orig,new in st['bn']:
+        for m,orig,new in st.bn:
             if m.momentum == new: m.momentum = orig
