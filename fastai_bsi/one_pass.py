@@ -90,11 +90,45 @@ def _rule_batchnorm(m, x, go, kappa):
         xhat = (x - m.running_mean.view(sh))/torch.sqrt(m.running_var.view(sh) + m.eps)
     return _affine(m, xhat, go, kappa, True)
 
+def _runs_of(sizes):
+    "`[size, count]` of each run of equal consecutive micro-batch sizes"
+    res = []
+    for n in sizes:
+        if res and res[-1][0]==n: res[-1][1] += 1
+        else: res.append([n, 1])
+    return res
+
+def _bn_micro(m, x, kappa):
+    "Batch norm of `kappa` equal micro-batches laid one after the other in `x`, each with its own statistics, in one call"
+    M,C = x.shape[0]//kappa,x.shape[1]
+    xt = x.reshape(kappa, M, C, -1).transpose(0, 1).reshape(M, kappa*C, -1)   # channel c of micro-batch k: channel kC+c
+    upd = m.training and m.track_running_stats
+    rm,rv = (m.running_mean.new_zeros(kappa*C), m.running_var.new_zeros(kappa*C)) if upd else (None, None)   # (0*garbage may be nan)
+    w,b = [None if t is None else t.repeat(kappa) for t in (m.weight, m.bias)]
+    y = F.batch_norm(xt, rm, rv, w, b, True, 1., m.eps)       # momentum 1: rm, rv get each micro-batch's mean, unbiased var
+    if upd:
+        with torch.no_grad():
+            mom,nbt = m.momentum,m.num_batches_tracked
+            for r,s in ((m.running_mean, rm.view(kappa, C)), (m.running_var, rv.view(kappa, C))):
+                if mom is None: n0 = nbt.item(); r.mul_(n0).add_(s.sum(0)).div_(n0 + kappa)    # cumulative average
+                else:
+                    ws = mom*(1-mom)**torch.arange(kappa-1, -1, -1, dtype=torch.float64)
+                    r.mul_((1-mom)**kappa).add_((ws.to(s.device, s.dtype)[:, None]*s).sum(0))
+            nbt.add_(kappa)
+    y = y.reshape(M, kappa, C, -1).transpose(0, 1).reshape(x.shape)
+    return y.clone() if y._is_view() else y      # (M or kappa 1: a view, which an in-place ReLU after it would rebase)
+
+_PLAIN_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
 def _bn_forward(m, stats, x):
-    "Batch norm that, in a one-pass training batch, normalises each micro-batch on its own, one after the other"
+    "Batch norm that, in a one-pass training batch, normalises each micro-batch on its own: one call per run of equal sizes"
     batch_stats = m.training or not m.track_running_stats
     if not (batch_stats and stats.active and stats.alive() and x.shape[0]==sum(stats.sizes)): return type(m).forward(m, x)
-    return torch.cat([type(m).forward(m, o) for o in x.split(stats.sizes)])
+    if type(m) not in _PLAIN_BN or x.dim() < 2:      # (SyncBatchNorm, subclasses: their own forward, per micro-batch)
+        return torch.cat([type(m).forward(m, o) for o in x.split(stats.sizes)])
+    outs,s = [],0
+    for n,kappa in _runs_of(stats.sizes): outs.append(_bn_micro(m, x[s:s+n*kappa], kappa)); s += n*kappa
+    return outs[0] if len(outs)==1 else torch.cat(outs)
 
 # %% ../nbs/01c_one_pass.ipynb #45c06f6e
 ONE_PASS_RULES = {nn.Linear: _rule_linear, nn.Conv1d: _rule_conv, nn.Conv2d: _rule_conv, nn.Embedding: _rule_embedding,
