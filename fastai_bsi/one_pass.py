@@ -162,7 +162,7 @@ class OnePassStats:
     "Hooks that give, after one backward pass over a batch of micro-batches, each parameter's $\\sum_k n_k g_k^2$ in `sq`"
     def __init__(self,
         model:nn.Module, # The model (every module with trainable parameters of its own needs a rule)
-        max_numel:int=2**24, # Values of the per-micro-batch sums Cₖ held at once, per module
+        max_numel:int=2**20, # Values of the per-micro-batch sums Cₖ held at once, per module (runs that stay in cache)
         alive:Callable|None=None, # Whether the owner still wants statistics (a callback removed after an error does not)
     ):
         self.model,self.max_numel,self.alive = model,max_numel,alive or (lambda: True)
