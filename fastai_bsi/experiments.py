@@ -7,6 +7,8 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/experiments.html.md"""
 # %% ../nbs/05_experiments.ipynb #6a49ba5d
 from __future__ import annotations
 import time, itertools, platform
+from dataclasses import dataclass
+from typing import Callable
 from fastcore.script import call_parse
 from fastai.basics import *
 from .optimizer import gamma2beta
@@ -17,9 +19,9 @@ from .runs import _opts
 from . import runs, analysis
 
 # %% auto #0
-__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'LAMB_GRIDS', 'VIT_GRIDS', 'paper_configs', 'paper_protocol', 'lamb_configs',
-           'lamb_rule', 'vit_protocol', 'forum_configs', 'forum_sweeps', 'noise_scale_runs', 'experiment',
-           'machine_info', 'demo_configs', 'demo']
+__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'LAMB_GRIDS', 'VIT_GRIDS', 'FORUM_GRIDS', 'EXPERIMENTS', 'paper_protocol',
+           'lamb_rule', 'forum_sweeps', 'noise_scale_runs', 'vit_protocol', 'paper_configs', 'lamb_configs',
+           'forum_configs', 'Experiment', 'run_experiment', 'experiment', 'machine_info', 'demo_configs', 'demo']
 
 # %% ../nbs/05_experiments.ipynb #baef5793
 __all__ += runs.__all__ + analysis.__all__   # so that `from fastai_bsi.experiments import *` still gives the runner and the statistics
@@ -83,28 +85,6 @@ def _dry_data(c, bmax):
     "A dry run's data in the `train_run` arguments `c`: 16 px, one batch of `bmax` samples (10 classes), 4 validation images per class"
     c.update(size=16, n_per_class=bmax//10+1, n_valid_per_class=4)
 
-def _paper_grid(scale):
-    "`train_run` arguments shared by Experiment 1's runs at `scale`, and its eta_0 per arm, batch sizes, M and epochs"
-    c,g = _scale(scale),dict(PAPER_GRIDS[scale])
-    lr0s,bss,micro,epochs = g.pop('lr0s'),g.pop('batch_sizes'),g.pop('micro_bs'),g.pop('epochs')
-    return {**c, **g},lr0s,bss,micro,epochs
-
-def paper_protocol(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and PAPER_GRIDS)
-    csv=None, # Results file (resumed if it exists)
-    seeds=(0, 1, 2), # Every configuration runs once per seed
-    workers:int=1, # Parallel processes (see sweep)
-    dry:bool=False, # The scale's grid of arms and batch sizes on tiny data for one epoch, one eta_0 per arm: checks the configuration runs
-    show_progress:bool=True, # Progress bar
-) -> pd.DataFrame:
-    "Experiment 1, the paper's protocol: `adam:sqrt`, `adam_bsi:linear` and the ablation `adam:linear`, batch norm and layer norm"
-    c,lr0s,bss,micro,epochs = _paper_grid(scale)
-    if dry:
-        _dry_data(c, max(bss)); epochs = 1
-        lr0s = {a: v[:1] for a,v in lr0s.items()}
-    cfgs = paper_configs(bss, lr0s, micro, arms=PAPER_ARMS, norms=('batch', 'group'))
-    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
-
 LAMB_GRIDS = dict(   # Experiment 2 at each scale: what `lamb_rule` adds to `SCALES`
     quick=dict(ref_bs=32, batch_sizes=(8, 32, 64), micro_bs=4, ablation_micro=2, ablation_bs=(8, 32), epochs=2,
                pilot_lrs=(1e-2, 3e-2)),
@@ -114,6 +94,20 @@ LAMB_GRIDS = dict(   # Experiment 2 at each scale: what `lamb_rule` adds to `SCA
              epochs=6, pilot_lrs=(3e-3, 1e-2, 3e-2)),            # estimate, not run yet
 )
 
+VIT_GRIDS = dict(   # Experiment 1 with the ViT at each scale: what `vit_protocol` adds to `SCALES`
+    quick=dict(batch_sizes=(8, 32), micro_bs=8, epochs=2, lr0s={a: (1e-3,) for a in PAPER_ARMS}),
+    cpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=4, size=24, lr0s={a: (1e-5, 1e-4, 1e-3) for a in PAPER_ARMS}),   # the paper's range
+    gpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=6, vit=dict(dim=192, depth=6, heads=3),
+             lr0s={a: (1e-5, 1e-4, 1e-3) for a in PAPER_ARMS}),   # 81 runs; estimate ~5 min on one H200 with 8 workers, not run yet
+)
+
+FORUM_GRIDS = dict(   # Experiment 3 at each scale: what `forum_sweeps` adds to `SCALES`
+    quick=dict(base_bs=16, batch_sizes=(32,), offsets=(0.5, 2), epochs=1),
+    cpu=dict(base_bs=128, batch_sizes=(32, 512), offsets=(0.25, 0.5, 1, 2, 4), epochs=2),
+    gpu=dict(base_bs=128, batch_sizes=(32, 512), offsets=(0.25, 0.5, 1, 2, 4), epochs=8),
+)
+
+# %% ../nbs/05_experiments.ipynb #eb2b3bfd
 def lamb_configs(
     ref_bs:int=256, # The batch size the hyperparameters are tuned at (BatchSizeScaler's ref_bs)
     batch_sizes=(32, 64, 128, 256, 512), # Batch sizes trained at, below and above ref_bs
@@ -133,55 +127,6 @@ def lamb_configs(
     for opt,b in itertools.product(('lamb_bsi', 'lamb'), ablation_bs if ablation_micro else ()):
         cfgs.append(dict(common, opt=opt, bs=b, micro_bs=ablation_micro, scaled=b!=ref_bs, scaler=dict(ref_bs=ref_bs) if b!=ref_bs else None))
     return cfgs
-
-def lamb_rule(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and LAMB_GRIDS)
-    csv=None, # Results file (resumed if it exists)
-    seeds=(0, 1, 2), # Every configuration of the grid runs once per seed
-    workers:int=1, # Parallel processes (see sweep)
-    dry:bool=False, # The scale's grid on tiny data for one epoch, one pilot lr: checks the configuration runs
-    show_progress:bool=True, # Progress bar
-) -> pd.DataFrame:
-    "Experiment 2: tune `lamb_bsi`'s peak lr at ref_bs (pilot, first seed), then `lamb_configs` at that lr, once per seed"
-    c,g = _scale(scale),dict(LAMB_GRIDS[scale])
-    ref,epochs,pilot = g.pop('ref_bs'),g.pop('epochs'),g.pop('pilot_lrs')
-    if dry:
-        _dry_data(c, max(g['batch_sizes'])); g.pop('size', None); epochs,pilot = 1,pilot[:1]
-    grid = {k: g.pop(k) for k in ('batch_sizes', 'micro_bs', 'ablation_micro', 'ablation_bs')}
-    c.update(g, epochs=epochs, workers=workers, show_progress=show_progress)
-    seeds = list(seeds)
-    # the pilot: lamb_bsi at ref_bs, one seed, each peak lr; these are configurations of the grid, so the chosen one is reused
-    pil = [dict(o, multiple_of=max(grid['batch_sizes'])) for lr in pilot          # (the grid's training subset)
-           for o in lamb_configs(ref, (ref,), grid['micro_bs'], lr, None) if o['opt']=='lamb_bsi']
-    p = sweep(pil, csv=csv, seeds=seeds[:1], **c)
-    p = p[(p.opt=='lamb_bsi') & (p.bs==ref) & (p.micro_bs==grid['micro_bs']) & (p.seed==seeds[0]) & p.lr.isin(pilot) & (p.epoch==epochs)]
-    lr = float(p.loc[p.accuracy.idxmax(), 'lr'])                        # the best validation accuracy at the end
-    return sweep(lamb_configs(ref, lr=lr, **grid), csv=csv, seeds=seeds, **c)
-
-VIT_GRIDS = dict(   # Experiment 1 with the ViT at each scale: what `vit_protocol` adds to `SCALES`
-    quick=dict(batch_sizes=(8, 32), micro_bs=8, epochs=2, lr0s={a: (1e-3,) for a in PAPER_ARMS}),
-    cpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=4, size=24, lr0s={a: (1e-5, 1e-4, 1e-3) for a in PAPER_ARMS}),   # the paper's range
-    gpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=6, vit=dict(dim=192, depth=6, heads=3),
-             lr0s={a: (1e-5, 1e-4, 1e-3) for a in PAPER_ARMS}),   # 81 runs; estimate ~5 min on one H200 with 8 workers, not run yet
-)
-
-def vit_protocol(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and VIT_GRIDS)
-    csv=None, # Results file (resumed if it exists)
-    seeds=(0, 1, 2), # Every configuration runs once per seed
-    workers:int=1, # Parallel processes (see sweep)
-    dry:bool=False, # The scale's grid on tiny data for one epoch, one eta_0 per arm: checks the configuration runs
-    show_progress:bool=True, # Progress bar
-) -> pd.DataFrame:
-    "Experiment 1 with the paper's third model, `vit_qk` (QK-layernorm, label smoothing 0.1): the three arms, the noise scale at B_max"
-    c,g = _scale(scale),dict(VIT_GRIDS[scale])
-    lr0s,bss,micro,epochs = g.pop('lr0s'),g.pop('batch_sizes'),g.pop('micro_bs'),g.pop('epochs')
-    c.update(g, arch='vit', label_smoothing=0.1)
-    if dry:
-        _dry_data(c, max(bss)); epochs = 1
-        lr0s = {a: v[:1] for a,v in lr0s.items()}
-    cfgs = [dict(o, gns=o['bs']==max(bss)) for o in paper_configs(bss, lr0s, micro, arms=PAPER_ARMS, norms=('layer',))]
-    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
 
 _forum_hps = dict(lr=dict(lr_rule='linear'), wd=dict(wd_rule='linear'), mom=dict(mom_rule='pow'),
                   sqr_mom=dict(sqr_mom_rule='pow'), bn=dict(bn_rule='pow'))
@@ -205,38 +150,93 @@ def forum_configs(
         cfgs.append(dict(opt=opt, bs=b, scaled=nm, offset=off, scaler=sc))
     return cfgs
 
-def forum_sweeps(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES)
-    csv=None, # Results file (resumed if it exists)
-    seeds=(0, 1, 2), # Every configuration runs once per seed
-    workers:int=1, # Parallel processes (see sweep)
-    show_progress:bool=True, # Progress bar
-) -> pd.DataFrame:
-    "Experiment 3, the forum's sweeps: one hyperparameter scaled at a time with offsets 1/4..4, fastai `Adam`"
-    c = _scale(scale)
-    if scale=='quick': base,bss,offs,epochs = 16, (32,), (0.5, 2), 1
-    else: base,bss,offs,epochs = 128, (32, 512), (0.25, 0.5, 1, 2, 4), 2 if scale=='cpu' else 8
-    cfgs = [dict(o, lr=3e-3, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle', multiple_of=max(bss+(base,)), base_bs=base)
-            for o in forum_configs(base, bss, offs)]
-    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
+# %% ../nbs/05_experiments.ipynb #80dee76c
+def _paper_sweeps(run, batch_sizes, micro_bs, lr0s, **c):
+    "Experiment 1, the paper's protocol: `adam:sqrt`, `adam_bsi:linear` and the ablation `adam:linear`, batch norm and layer norm"
+    return run(paper_configs(batch_sizes, lr0s, micro_bs, arms=PAPER_ARMS, norms=('batch', 'group')), **c)
 
-def noise_scale_runs(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES)
+def _lamb_sweeps(run, ref_bs, batch_sizes, micro_bs, ablation_micro, ablation_bs, pilot_lrs, epochs, **c):
+    "Experiment 2: tune `lamb_bsi`'s peak lr at ref_bs (pilot, first seed), then `lamb_configs` at that lr, once per seed"
+    seeds = list(run.keywords['seeds'])
+    # the pilot: lamb_bsi at ref_bs, one seed, each peak lr; these are configurations of the grid, so the chosen one is reused
+    pil = [dict(o, multiple_of=max(batch_sizes)) for lr in pilot_lrs                     # (the grid's training subset)
+           for o in lamb_configs(ref_bs, (ref_bs,), micro_bs, lr, None) if o['opt']=='lamb_bsi']
+    p = run(pil, seeds=seeds[:1], epochs=epochs, **c)
+    p = p[(p.opt=='lamb_bsi') & (p.bs==ref_bs) & (p.micro_bs==micro_bs) & (p.seed==seeds[0]) & p.lr.isin(pilot_lrs) & (p.epoch==epochs)]
+    lr = float(p.loc[p.accuracy.idxmax(), 'lr'])                        # the best validation accuracy at the end
+    return run(lamb_configs(ref_bs, batch_sizes, micro_bs, lr, ablation_micro, ablation_bs), epochs=epochs, **c)
+
+def _vit_sweeps(run, batch_sizes, micro_bs, lr0s, **c):
+    "Experiment 1 with the paper's third model, `vit_qk` (QK-layernorm, label smoothing 0.1): the three arms, the noise scale at B_max"
+    cfgs = paper_configs(batch_sizes, lr0s, micro_bs, arms=PAPER_ARMS, norms=('layer',))
+    return run([dict(o, gns=o['bs']==max(batch_sizes)) for o in cfgs], arch='vit', label_smoothing=0.1, **c)
+
+def _forum_sweeps(run, base_bs, batch_sizes, offsets, **c):
+    "Experiment 3, the forum's sweeps: one hyperparameter scaled at a time with offsets 1/4..4, fastai `Adam`"
+    hps = dict(lr=3e-3, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle', multiple_of=max(batch_sizes+(base_bs,)), base_bs=base_bs)
+    return run([dict(o, **hps) for o in forum_configs(base_bs, batch_sizes, offsets)], **c)
+
+def _noise_sweeps(run, batch_sizes, micro_bs, lr0s, **c):
+    "The gradient noise scale of Experiment 1's runs at $B_{max}$ (`adam_bsi`, linear rule), per epoch"
+    cfgs = paper_configs(batch_sizes, lr0s['adam_bsi:linear'], micro_bs, arms=('adam_bsi',), norms=('batch', 'group'))
+    return run([dict(o, gns=True) for o in cfgs if o['bs']==max(batch_sizes)], **c)
+
+# %% ../nbs/05_experiments.ipynb #f3fc42d4
+@dataclass
+class Experiment:
+    "One experiment of `EXPERIMENTS`: its grid at each scale and the sweeps that run a grid"
+    grids:dict # Scale -> grid: the arguments of `sweeps`, the rest are `train_run` arguments shared by its runs (added to SCALES)
+    sweeps:Callable # sweeps(run, **grid) runs the grid's configurations with `run` (`sweep` with the call's csv, seeds and workers)
+    seeds:tuple=(0, 1, 2) # Seeds when the call gives none
+    dry_lrs:str|None=None # The grid's learning rates that a dry run cuts to the first of each list (None: it has no dry run)
+
+EXPERIMENTS = dict(paper=Experiment(PAPER_GRIDS, _paper_sweeps, dry_lrs='lr0s'),
+                   lamb=Experiment(LAMB_GRIDS, _lamb_sweeps, dry_lrs='pilot_lrs'),
+                   forum=Experiment(FORUM_GRIDS, _forum_sweeps),
+                   noise=Experiment(PAPER_GRIDS, _noise_sweeps, seeds=(0,)),     # Experiment 1's grid, its runs at B_max only
+                   vit=Experiment(VIT_GRIDS, _vit_sweeps, dry_lrs='lr0s'))
+
+# %% ../nbs/05_experiments.ipynb #dd6c2387
+def _firsts(v): return {k: o[:1] for k,o in v.items()} if isinstance(v, dict) else v[:1]
+
+def run_experiment(
+    name:str, # 'paper', 'lamb', 'forum', 'noise' or 'vit' (a key of EXPERIMENTS)
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and the experiment's grids)
     csv=None, # Results file (resumed if it exists)
-    seeds=(0,), # Every configuration runs once per seed
+    seeds=None, # Every configuration runs once per seed (None: the experiment's own seeds)
     workers:int=1, # Parallel processes (see sweep)
+    dry:bool=False, # The scale's grid on tiny data for one epoch, the first learning rate of each list: checks the configuration runs
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
-    "The gradient noise scale of Experiment 1's runs at $B_{max}$ (`adam_bsi`, linear rule), per epoch"
-    c,lr0s,bss,micro,epochs = _paper_grid(scale)                # the same grid as `paper_protocol`
-    lr0s = lr0s['adam_bsi:linear']
-    cfgs = [dict(o, gns=True) for o in paper_configs(bss, lr0s, micro, arms=('adam_bsi',), norms=('batch', 'group'))
-            if o['bs']==max(bss)]
-    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
+    "Sweep experiment `name`'s grid at `scale` (resuming from `csv`); the tidy per-epoch results"
+    if name not in EXPERIMENTS: raise ValueError(f"`name` must be one of {list(EXPERIMENTS)}, got {name!r}")
+    x,g = EXPERIMENTS[name],_scale(scale)
+    g.update(x.grids[scale])
+    if dry:
+        if not x.dry_lrs: raise ValueError(f"`dry` is only for {[n for n,o in EXPERIMENTS.items() if o.dry_lrs]}, got name={name!r}")
+        _dry_data(g, max(g['batch_sizes'])); g.update({'epochs': 1, x.dry_lrs: _firsts(g[x.dry_lrs])})
+    run = partial(sweep, csv=csv, seeds=x.seeds if seeds is None else seeds, workers=workers, show_progress=show_progress)
+    return x.sweeps(run, **g)
+
+# %% ../nbs/05_experiments.ipynb #b32d9a00
+def _experiment_fn(name, fname):
+    "A function called `fname` that runs experiment `name`: `run_experiment` with `name` given, documented by its sweeps"
+    def f(
+        scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and the experiment's grids)
+        csv=None, # Results file (resumed if it exists)
+        seeds=None, # Every configuration runs once per seed (None: the experiment's own seeds)
+        workers:int=1, # Parallel processes (see sweep)
+        dry:bool=False, # 'paper', 'lamb' and 'vit': the scale's grid on tiny data for one epoch (see run_experiment)
+        show_progress:bool=True, # Progress bar
+    ) -> pd.DataFrame: return run_experiment(name, scale, csv, seeds, workers, dry, show_progress)
+    f.__name__ = f.__qualname__ = fname
+    f.__doc__ = EXPERIMENTS[name].sweeps.__doc__
+    return f
+
+paper_protocol,lamb_rule,forum_sweeps,noise_scale_runs,vit_protocol = (_experiment_fn(n, fn) for n,fn in (
+    ('paper', 'paper_protocol'), ('lamb', 'lamb_rule'), ('forum', 'forum_sweeps'), ('noise', 'noise_scale_runs'), ('vit', 'vit_protocol')))
 
 # %% ../nbs/05_experiments.ipynb #98a6b4e9
-_experiments = dict(paper=paper_protocol, lamb=lamb_rule, forum=forum_sweeps, noise=noise_scale_runs, vit=vit_protocol)
-
 @call_parse
 def experiment(
     name:str, # 'paper', 'lamb', 'forum', 'noise' or 'vit'
@@ -247,13 +247,12 @@ def experiment(
     dry:bool=False, # 'paper', 'lamb' and 'vit' only: the scale's grid on tiny data, one epoch (checks a configuration before a long run)
 ):
     "Run one of the experiment notebooks' sweeps from the command line, resuming from its CSV if it exists"
-    if name not in _experiments: raise ValueError(f"`name` must be one of {list(_experiments)}, got {name!r}")
+    if name not in EXPERIMENTS: raise ValueError(f"`name` must be one of {list(EXPERIMENTS)}, got {name!r}")
+    if dry and not EXPERIMENTS[name].dry_lrs: raise ValueError(f"`dry` is only for {[n for n,o in EXPERIMENTS.items() if o.dry_lrs]}, got name={name!r}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    if dry and name not in ('paper', 'lamb', 'vit'): raise ValueError(f"`dry` is only for 'paper', 'lamb' and 'vit', got name={name!r}")
     csv = out/f'{name}_{scale}{"_dry" if dry else ""}.csv'
-    kw = dict(workers=workers, **(dict(seeds=_ints(seeds)) if seeds else {}), **(dict(dry=True) if dry else {}))
     t0 = time.time()
-    df = _experiments[name](scale, csv=csv, **kw)
+    df = run_experiment(name, scale, csv, _ints(seeds) if seeds else None, workers, dry)
     line = f'{name} --scale {scale}{" --dry" if dry else ""} --seeds {",".join(map(str, sorted(df.seed.unique())))} --workers {workers}: {df.run_key.nunique()} runs, {time.time()-t0:.0f} s this call, on {machine_info()}'
     with open(out/'runs.log', 'a') as f: f.write(f'{time.strftime("%Y-%m-%d %H:%M")} {line}\n')
     print(line)
