@@ -123,9 +123,9 @@ def lamb_configs(
     cfgs = []
     for opt,b,scaled in itertools.product(('lamb_bsi', 'lamb'), batch_sizes, (True, False)):
         if b==ref_bs and scaled: continue                  # k=1: the scaler changes nothing; the one run serves both arms
-        cfgs.append(dict(common, opt=opt, bs=b, micro_bs=micro_bs, scaled=scaled, scaler=dict(ref_bs=ref_bs) if scaled else None))
+        cfgs.append(dict(common, opt=opt, bs=b, micro_bs=micro_bs, scaled=scaled, bs_scaler=dict(ref_bs=ref_bs) if scaled else None))
     for opt,b in itertools.product(('lamb_bsi', 'lamb'), ablation_bs if ablation_micro else ()):
-        cfgs.append(dict(common, opt=opt, bs=b, micro_bs=ablation_micro, scaled=b!=ref_bs, scaler=dict(ref_bs=ref_bs) if b!=ref_bs else None))
+        cfgs.append(dict(common, opt=opt, bs=b, micro_bs=ablation_micro, scaled=b!=ref_bs, bs_scaler=dict(ref_bs=ref_bs) if b!=ref_bs else None))
     return cfgs
 
 _forum_hps = dict(lr=dict(lr_rule='linear'), wd=dict(wd_rule='linear'), mom=dict(mom_rule='pow'),
@@ -139,7 +139,7 @@ def forum_configs(
     opt:str='adam', # Optimizer name (see train_run)
 ) -> list:
     "Experiment 3's grid: from `base_bs`, scale one hyperparameter at a time (and all) with each factor offset"
-    cfgs = [dict(opt=opt, bs=base_bs, scaled='baseline', offset=1., scaler=None)]
+    cfgs = [dict(opt=opt, bs=base_bs, scaled='baseline', offset=1., bs_scaler=None)]
     grid = [('none', 1.)] + list(itertools.product(list(_forum_hps)+['all'], offsets))   # 'none': nothing scaled
     for b,(nm,off) in itertools.product(batch_sizes, grid):
         if nm=='all': sc = {k:v for d in _forum_hps.values() for k,v in d.items()}
@@ -147,7 +147,7 @@ def forum_configs(
         sc = {**_none, **sc, 'ref_bs': base_bs}
         for h in ('lr', 'wd', 'mom', 'sqr_mom', 'bn'):
             if sc[f'{h}_rule']!='none': sc[f'{h}_offset'] = off
-        cfgs.append(dict(opt=opt, bs=b, scaled=nm, offset=off, scaler=sc))
+        cfgs.append(dict(opt=opt, bs=b, scaled=nm, offset=off, bs_scaler=sc))
     return cfgs
 
 # %% ../nbs/05_experiments.ipynb #80dee76c
@@ -283,7 +283,7 @@ def demo_configs(
     adam = [dict(c, panel='adam', series=c['arm'])
             for c in paper_configs((small_bs, ref_bs), (lr0,), micro_bs, arms=('adam:sqrt', 'adam_bsi:linear'))]
     lamb = [dict(opt='lamb_bsi', bs=b, micro_bs=micro_bs, lr=lamb_lr, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle',
-                 scaler=dict(ref_bs=ref_bs) if series=='scaler' else None, multiple_of=ref_bs, panel='lamb', series=series)
+                 bs_scaler=dict(ref_bs=ref_bs) if series=='scaler' else None, multiple_of=ref_bs, panel='lamb', series=series)
             for b,series in ((ref_bs, 'reference'), (small_bs, 'scaler'), (small_bs, 'no scaler'))]
     return adam + lamb
 

@@ -137,7 +137,7 @@ def train_run(
     wd:float=0., # Weight decay
     epochs:int=2, # Epochs
     sched:str='const', # 'const', 'one_cycle' or 'flat_cos'
-    scaler:dict|None=None, # BatchSizeScaler arguments (None: no scaler)
+    bs_scaler:dict|None=None, # BatchSizeScaler arguments (None: no scaler); recorded in the column 'scaler'
     arch:str='xresnet18', # 'xresnet18', 'xresnet34' or 'vit' (vit_qk, with its `vit` arguments)
     norm:str='batch', # 'batch' or 'group' (layer norm)
     widen:float=0.25, # Width multiplier of the xresnet
@@ -160,9 +160,10 @@ def train_run(
     if sched not in _scheds: raise ValueError(f"`sched` must be one of {list(_scheds)}, got {sched!r}")
     if arch=='vit' and norm!='layer': raise ValueError(f"arch='vit' has layer norm inside: pass norm='layer', got {norm!r}")
     if gns and not micro_bs: raise ValueError("`gns=True` measures the noise scale from micro-batches: it needs `micro_bs`")
+    if 'scaler' in kwargs: raise TypeError("`scaler` is called `bs_scaler` now (fastai's `learn.scaler` is the GradScaler)")
     cfg = dict(opt=opt, bs=bs, micro_bs=micro_bs, lr=lr, mom=mom, sqr_mom=sqr_mom, wd=wd, epochs=epochs, sched=sched,
                **(dict(gns=True) if gns else {}), **(dict(curve_every=curve_every) if curve_every else {}),
-               scaler=str(scaler) if scaler else '', arch=arch, norm=norm, widen=widen, size=size,
+               scaler=str(bs_scaler) if bs_scaler else '', arch=arch, norm=norm, widen=widen, size=size,
                **(dict(label_smoothing=label_smoothing) if label_smoothing else {}), **(dict(vit=str(vit)) if vit else {}),
                n_per_class=n_per_class, seed=seed, **kwargs)
     d = _dls(size, n_per_class, n_valid_per_class, bs, device, path, augment, multiple_of)
@@ -170,7 +171,7 @@ def train_run(
     dls = DataLoaders(d.train.new(bs=bs), d.valid, device=d.device)
     model = vit_qk(size, n_out=d.c, **(vit or {})) if arch=='vit' else xresnet_norm(arch, norm, widen, n_out=d.c)
     etl = EpochTrainLoss()
-    cbs = [etl] + ([MicroBatchGrads(micro_bs=micro_bs)] if micro_bs else []) + ([BatchSizeScaler(verbose=False, **scaler)] if scaler else [])
+    cbs = [etl] + ([MicroBatchGrads(micro_bs=micro_bs)] if micro_bs else []) + ([BatchSizeScaler(verbose=False, **bs_scaler)] if bs_scaler else [])
     if gns: cbs.append(GradientNoiseScale())
     if curve_every: lc = LossCurve(curve_every); cbs.append(lc)
     opt_func = partial(_opts[opt], mom=mom, sqr_mom=sqr_mom) if opt!='sgd' else partial(SGD, mom=mom)
@@ -209,7 +210,9 @@ def loss_curves(
                          for _,r in df.iterrows() for s,l in json.loads(r['curve'])])
 
 # %% ../nbs/05a_runs.ipynb #d6c4ebf5
-def _key(cfg): return repr(sorted((k, str(v)) for k,v in cfg.items()))
+def _key(cfg):
+    "A run's identity: its configuration, sorted; `bs_scaler` under the name it had before, 'scaler', so that the saved CSVs still resume"
+    return repr(sorted(('scaler' if k=='bs_scaler' else k, str(v)) for k,v in cfg.items()))
 
 def _run_one(cfg, threads=None):
     "`train_run(**cfg)` in a worker process, on `threads` torch threads"
