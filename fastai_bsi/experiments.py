@@ -1,4 +1,4 @@
-"""Sweep optimizers, batch sizes and rules on Imagenette, record tidy per-epoch results, and measure batch size invariance
+"""The paper's protocol and the three experiments' grids at three scales, their command line `fastai-bsi-experiment`, and the demo `fastai-bsi-demo`
 
 Docs: https://fastai-bsi.github.io/fastai_bsi/experiments.html.md"""
 
@@ -6,260 +6,25 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/experiments.html.md"""
 
 # %% ../nbs/05_experiments.ipynb #6a49ba5d
 from __future__ import annotations
-import time, itertools, platform, json
+import time, itertools, platform
+from dataclasses import dataclass
+from typing import Callable
 from fastcore.script import call_parse
-from fastprogress.fastprogress import progress_bar
 from fastai.basics import *
-from fastai.callback.schedule import *
-from fastai.optimizer import Adam, Lamb, SGD
-from fastai.vision.models.xresnet import xresnet18, xresnet34
-from .optimizer import adam_bsi, lamb_bsi, gamma2beta
-from .microbatch import MicroBatchGrads
-from .kernels import BSIWarning
-from .scaler import BatchSizeScaler
-from .noise_scale import GradientNoiseScale
-from .data import imagenette_dls, load_imagenette, TensorDataset
+from .optimizer import gamma2beta
+from .data import load_imagenette
+from .runs import *
+from .analysis import *
+from .runs import _opts
+from . import runs, analysis
 
 # %% auto #0
-__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'LAMB_GRIDS', 'VIT_GRIDS', 'bn_to_gn', 'xresnet_norm', 'vit_qk',
-           'EpochTrainLoss', 'LossCurve', 'train_run', 'loss_curves', 'sweep', 'paper_configs', 'invariance_gap',
-           'seed_summary', 'invariance_stats', 'seed_noise', 'matched_progress', 'mean_ci', 'seed_diff', 'verdict',
-           'gap_to_ref', 'plot_invariance', 'paper_protocol', 'lamb_configs', 'lamb_rule', 'vit_protocol',
-           'forum_configs', 'forum_sweeps', 'noise_scale_runs', 'experiment', 'machine_info', 'demo_configs',
-           'demo_pairs', 'demo_verdict', 'plot_demo', 'demo']
+__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'LAMB_GRIDS', 'VIT_GRIDS', 'FORUM_GRIDS', 'EXPERIMENTS', 'paper_protocol',
+           'lamb_rule', 'forum_sweeps', 'noise_scale_runs', 'vit_protocol', 'paper_configs', 'lamb_configs',
+           'forum_configs', 'Experiment', 'run_experiment', 'experiment', 'machine_info', 'demo_configs', 'demo']
 
-# %% ../nbs/05_experiments.ipynb #80ba4704
-def bn_to_gn(
-    model:nn.Module, # Changed in place, recursively
-    groups:int=1 # GroupNorm groups: 1 normalises each sample over all its channels and pixels (layer norm)
-) -> nn.Module:
-    "Replace every `BatchNorm2d` of `model` by a `GroupNorm` with `groups` groups (1: layer norm), in place"
-    for nm,m in model.named_children():
-        if isinstance(m, nn.BatchNorm2d):
-            gn = nn.GroupNorm(groups, m.num_features, affine=m.affine)
-            if m.affine:
-                with torch.no_grad(): gn.weight.copy_(m.weight); gn.bias.copy_(m.bias)
-            setattr(model, nm, gn)
-        else: bn_to_gn(m, groups)
-    return model
-
-_archs = dict(xresnet18=xresnet18, xresnet34=xresnet34)
-
-def xresnet_norm(
-    arch:str='xresnet18', # 'xresnet18' or 'xresnet34'
-    norm:str='batch', # 'batch' (batch norm) or 'group' (layer norm, see bn_to_gn)
-    widen:float=0.25, # Width multiplier of the xresnet's channels
-    n_out:int=10 # Number of classes
-) -> nn.Module:
-    "fastai's xresnet `arch`, `widen`ed, with batch norm (`norm='batch'`) or layer norm (`norm='group'`)"
-    if arch not in _archs: raise ValueError(f"`arch` must be one of {list(_archs)}, got {arch!r}")
-    if norm not in ('batch', 'group'): raise ValueError(f"`norm` must be 'batch' or 'group', got {norm!r}")
-    m = _archs[arch](n_out=n_out, widen=widen)
-    return bn_to_gn(m) if norm=='group' else m
-
-def vit_qk(
-    size:int=24, # Image size in pixels (a multiple of `patch`)
-    patch:int=4, # Patch size in pixels
-    dim:int=96, # Embedding width
-    depth:int=4, # Transformer blocks
-    heads:int=3, # Attention heads
-    n_out:int=10, # Number of classes
-) -> nn.Module:
-    "A small vision transformer with QK-layernorm: timm's `VisionTransformer(qk_norm=True)`, the paper's third model, sized for a CPU"
-    from timm.models.vision_transformer import VisionTransformer     # timm: an extra of the experiments (pip install fastai_bsi[dev])
-    if size % patch: raise ValueError(f"`size`={size} must be a multiple of `patch`={patch}")
-    return VisionTransformer(img_size=size, patch_size=patch, num_classes=n_out, embed_dim=dim, depth=depth, num_heads=heads,
-                             mlp_ratio=2., qk_norm=True)
-
-# %% ../nbs/05_experiments.ipynb #d4332fa3
-class EpochTrainLoss(Callback):
-    "Mean training loss over each epoch, weighted by batch size, in `self.values`; the first batch's loss in `self.loss0`"
-    order = 51
-    def before_fit(self):
-        "Start an empty list of epoch losses"
-        self.values,self.loss0 = [],None
-    def before_train(self):
-        "Reset the running sum"
-        self.tot,self.n = 0.,0
-    def after_batch(self):
-        "Add the batch's loss times its size; keep the very first one (computed before any step: the loss at initialisation)"
-        if not self.training or not len(self.yb): return
-        bs = find_bs(self.yb); self.tot += self.loss.detach().float()*bs; self.n += bs
-        if self.loss0 is None: self.loss0 = float(self.loss.detach())
-    def after_train(self):
-        "Record the epoch's mean"
-        self.values.append(float(self.tot/max(self.n,1)))
-
-
-# %% ../nbs/05_experiments.ipynb #c0cbdd84
-class LossCurve(Callback):
-    "Mean training loss over each window of `every` samples seen; `self.epochs` holds one list of `(samples, loss)` per epoch"
-    order = 51
-    def __init__(self, every:int=512): # Samples per window (a window closes at the first batch that reaches it)
-        if not (isinstance(every, int) and every > 0): raise ValueError(f"`every` must be a positive integer, got {every!r}")
-        self.every = every
-    def before_fit(self):
-        "Start counting samples from zero"
-        self.epochs,self.seen,self.tot,self.n = [],0,0.,0
-    def before_train(self):
-        "A new list of windows for this epoch (a window that started in the last epoch goes on)"
-        self.points = []
-    def after_batch(self):
-        "Add the batch's loss times its size; close the window once it holds `every` samples"
-        if not self.training or not len(self.yb): return
-        bs = find_bs(self.yb); self.tot += self.loss.detach().float()*bs; self.n += bs; self.seen += bs
-        if self.n >= self.every: self.points.append((self.seen, float(self.tot/self.n))); self.tot,self.n = 0.,0
-    def after_train(self):
-        "Keep the epoch's windows"
-        self.epochs.append(self.points)
-
-# %% ../nbs/05_experiments.ipynb #9dfca8e2
-_opts = dict(adam=Adam, lamb=Lamb, sgd=SGD, adam_bsi=adam_bsi, lamb_bsi=lamb_bsi)
-_scheds = ('const', 'one_cycle', 'flat_cos')
-_dls_cache = {}
-
-def _dls(size, n_per_class, n_valid_per_class, bs, device, path, augment, multiple_of):
-    k = (size, n_per_class, n_valid_per_class, str(device), str(path), augment, multiple_of)
-    if k not in _dls_cache:
-        _dls_cache.clear()
-        d = imagenette_dls(size, n_per_class, n_valid_per_class, bs=bs, device=device, path=path, augment=augment)
-        ds = d.train.dataset
-        n = len(ds)//multiple_of*multiple_of if multiple_of else len(ds)
-        if n == 0: raise ValueError(f"`multiple_of`={multiple_of} is more than the {len(ds)} training images: no sample would be left")
-        if n < len(ds):   # a fixed subset, so that every batch size sees the same samples in an epoch
-            idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:n].sort().values.to(ds.x.device)
-            d = DataLoaders(d.train.new(TensorDataset(ds.x[idx], ds.y[idx], ds.vocab)), d.valid, device=d.device)
-            d.c = len(ds.vocab)
-        _dls_cache[k] = d
-    return _dls_cache[k]
-
-def train_run(
-    opt:str='adam_bsi', # One of 'adam', 'lamb', 'sgd', 'adam_bsi', 'lamb_bsi'
-    bs:int=64, # Mini-batch size (samples per optimizer step)
-    micro_bs:int|None=None, # Split each mini-batch into micro-batches of this size (None: no split)
-    lr:float=1e-3, # Learning rate (peak lr for schedules), before any BatchSizeScaler
-    mom:float=0.9, # beta1
-    sqr_mom:float=0.99, # beta2
-    wd:float=0., # Weight decay
-    epochs:int=2, # Epochs
-    sched:str='const', # 'const', 'one_cycle' or 'flat_cos'
-    scaler:dict|None=None, # BatchSizeScaler arguments (None: no scaler)
-    arch:str='xresnet18', # 'xresnet18', 'xresnet34' or 'vit' (vit_qk, with its `vit` arguments)
-    norm:str='batch', # 'batch' or 'group' (layer norm)
-    widen:float=0.25, # Width multiplier of the xresnet
-    size:int=32, # Image size
-    n_per_class:int|None=None, # Training images per class (None: all)
-    n_valid_per_class:int|None=None, # Validation images per class (None: all)
-    augment:bool=True, # Random flips
-    multiple_of:int|None=None, # Use a fixed subset of the training set whose size is a multiple of this (e.g. the largest batch size)
-    seed:int=0, # Seed for everything random in the run
-    label_smoothing:float=0., # Label smoothing of the cross-entropy (the paper's ViT: 0.1)
-    vit:dict|None=None, # vit_qk arguments other than size and n_out (arch='vit')
-    gns:bool=False, # Also measure the gradient noise scale (GradientNoiseScale; needs micro_bs): a b_simple column
-    curve_every:int|None=None, # Also record the training loss per window of this many samples (LossCurve): a curve column
-    device=None, # Device (default: fastai's default_device())
-    path=None, # Imagenette folder (default: untar_data(URLs.IMAGENETTE_160))
-    **kwargs # Extra columns to record in each row (e.g. lr0)
-) -> list:
-    "Train one configuration on Imagenette; one dict per epoch with the configuration and the results"
-    if opt not in _opts: raise ValueError(f"`opt` must be one of {list(_opts)}, got {opt!r}")
-    if sched not in _scheds: raise ValueError(f"`sched` must be one of {list(_scheds)}, got {sched!r}")
-    if arch=='vit' and norm!='layer': raise ValueError(f"arch='vit' has layer norm inside: pass norm='layer', got {norm!r}")
-    if gns and not micro_bs: raise ValueError("`gns=True` measures the noise scale from micro-batches: it needs `micro_bs`")
-    cfg = dict(opt=opt, bs=bs, micro_bs=micro_bs, lr=lr, mom=mom, sqr_mom=sqr_mom, wd=wd, epochs=epochs, sched=sched,
-               **(dict(gns=True) if gns else {}), **(dict(curve_every=curve_every) if curve_every else {}),
-               scaler=str(scaler) if scaler else '', arch=arch, norm=norm, widen=widen, size=size,
-               **(dict(label_smoothing=label_smoothing) if label_smoothing else {}), **(dict(vit=str(vit)) if vit else {}),
-               n_per_class=n_per_class, seed=seed, **kwargs)
-    d = _dls(size, n_per_class, n_valid_per_class, bs, device, path, augment, multiple_of)
-    set_seed(seed, reproducible=True)                  # the shuffling order depends on the seed, not on `bs`
-    dls = DataLoaders(d.train.new(bs=bs), d.valid, device=d.device)
-    model = vit_qk(size, n_out=d.c, **(vit or {})) if arch=='vit' else xresnet_norm(arch, norm, widen, n_out=d.c)
-    etl = EpochTrainLoss()
-    cbs = [etl] + ([MicroBatchGrads(micro_bs=micro_bs)] if micro_bs else []) + ([BatchSizeScaler(verbose=False, **scaler)] if scaler else [])
-    if gns: cbs.append(GradientNoiseScale())
-    if curve_every: lc = LossCurve(curve_every); cbs.append(lc)
-    opt_func = partial(_opts[opt], mom=mom, sqr_mom=sqr_mom) if opt!='sgd' else partial(SGD, mom=mom)
-    loss = LabelSmoothingCrossEntropyFlat(eps=label_smoothing) if label_smoothing else CrossEntropyLossFlat()
-    learn = Learner(dls, model, loss, opt_func=opt_func, metrics=accuracy, wd=wd, cbs=cbs,
-                    wd_bn_bias=True)
-    t0 = time.time()
-    with learn.no_logging(), learn.no_bar(), warnings.catch_warnings():
-        # Adam and Lamb arms split into micro-batches too, so that batch norm sees the same micro-batches in every arm:
-        # that their optimizer ignores the micro-batch statistics is the point of the comparison, not a mistake
-        warnings.filterwarnings('ignore', message='`MicroBatchGrads` computes micro-batch statistics', category=BSIWarning)
-        if sched=='const': learn.fit(epochs, lr)
-        elif sched=='one_cycle': learn.fit_one_cycle(epochs, lr)
-        else: learn.fit_flat_cos(epochs, lr)
-    wall = time.time()-t0
-    n_train = len(dls.train)*bs
-    rows = []
-    for e,(vals,tl) in enumerate(zip(learn.recorder.values, etl.values)):
-        rows.append(dict(cfg, epoch=e+1, samples=(e+1)*n_train, loss0=etl.loss0, train_loss=tl, valid_loss=float(vals[1]),
-                         accuracy=float(vals[2]), wall_time=wall*(e+1)/epochs))
-        if gns:                                           # the smoothed estimates at the epoch's last step
-            h = [o for o in learn.gradient_noise_scale.history if o['epoch']==e]
-            rows[-1].update({k: h[-1][k+'_ema'] if h else float('nan') for k in ('b_simple', 'g2', 'trace')})
-        if curve_every: rows[-1]['curve'] = json.dumps(lc.epochs[e])   # the epoch's windows, as JSON for the CSV
-    return rows
-
-# %% ../nbs/05_experiments.ipynb #ea2f7208
-def loss_curves(
-    df:pd.DataFrame, # Rows of train_run(..., curve_every=n) (as sweep returns), with their curve column
-    cols=('opt', 'bs', 'lr', 'seed'), # The run's columns to keep beside each window
-) -> pd.DataFrame:
-    "One row per `LossCurve` window of each run: `cols`, the epoch, `samples` seen at its end and its mean training `loss`"
-    if 'curve' not in df: raise ValueError("`df` has no curve column: train the runs with `curve_every`")
-    cols = [c for c in cols if c in df]
-    return pd.DataFrame([{**{c: r[c] for c in cols}, 'epoch': r['epoch'], 'samples': s, 'loss': l}
-                         for _,r in df.iterrows() for s,l in json.loads(r['curve'])])
-
-# %% ../nbs/05_experiments.ipynb #d6c4ebf5
-def _key(cfg): return repr(sorted((k, str(v)) for k,v in cfg.items()))
-
-def _run_one(cfg, threads=None):
-    "`train_run(**cfg)` in a worker process, on `threads` torch threads"
-    if threads: torch.set_num_threads(threads)
-    return train_run(**cfg)
-
-def sweep(
-    configs:list, # Dicts of train_run arguments, one per run
-    csv:str|Path|None=None, # Where to write the tidy results after each run (None: nowhere)
-    resume:bool=True, # Reuse the rows already in csv for configurations that ran before
-    show_progress:bool=True, # fastprogress bar over the runs
-    seeds=None, # Run every configuration once per seed of this list (None: the seed of the configuration or common)
-    workers:int=1, # Parallel processes, one torch thread each (1: run here, one after the other)
-    **common # train_run arguments shared by every run
-) -> pd.DataFrame:
-    "Run `train_run(**common, **cfg)` for each `cfg` of `configs` (and seed); the tidy per-epoch results, also saved to `csv`"
-    if not (isinstance(workers, int) and workers >= 1): raise ValueError(f"`workers` must be a positive integer, got {workers!r}")
-    configs = [{**common, **c} for c in configs]
-    if seeds is not None:
-        seeds = list(seeds)
-        if not seeds or not all(isinstance(s, int) for s in seeds):
-            raise ValueError(f"`seeds` must be a non-empty list of integers or None, got {seeds!r}")
-        configs = [dict(c, seed=s) for c in configs for s in seeds]
-    done = pd.read_csv(csv) if csv is not None and resume and Path(csv).exists() else pd.DataFrame()
-    keys = set(done['run_key']) if len(done) else set()
-    todo = list({_key(c): c for c in configs if _key(c) not in keys}.items())
-    rows = []
-    def _add(k, res):
-        rows.extend(dict(r, run_key=k) for r in res)
-        if csv is not None: pd.concat([done, pd.DataFrame(rows)]).to_csv(csv, index=False)
-    if workers == 1 or len(todo) <= 1:
-        for k,cfg in (progress_bar(todo) if show_progress else todo): _add(k, train_run(**cfg))
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from fastai_bsi.experiments import _run_one     # by its module's name, so that a worker process can import it
-        # slowest first (small batches take the most steps), so that the last runs do not leave a worker idle
-        todo.sort(key=lambda o: o[1].get('bs', 0))
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn')) as ex:
-            futs = {ex.submit(_run_one, cfg, 1): k for k,cfg in todo}
-            done_futs = as_completed(futs)
-            for f in (progress_bar(done_futs, total=len(futs)) if show_progress else done_futs): _add(futs[f], f.result())
-    return pd.concat([done, pd.DataFrame(rows)], ignore_index=True)
-
+# %% ../nbs/05_experiments.ipynb #baef5793
+__all__ += runs.__all__ + analysis.__all__   # so that `from fastai_bsi.experiments import *` still gives the runner and the statistics
 
 # %% ../nbs/05_experiments.ipynb #bbceb466
 _rules = ('linear', 'sqrt')
@@ -297,179 +62,6 @@ def paper_configs(
     return res
 
 
-# %% ../nbs/05_experiments.ipynb #3b1d7cf3
-def invariance_gap(
-    df:pd.DataFrame, # Tidy results with an epoch column (as sweep returns)
-    by=('opt', 'lr0'), # Columns that define one group of curves
-    metric:str='train_loss', # The curve compared
-    over:str='bs', # The column whose values should not matter
-) -> pd.DataFrame:
-    "Mean over epochs of the spread (max-min) of `metric` across `over`, for each group of `by`"
-    by = list(by)
-    spread = df.groupby(by+['epoch'])[metric].agg(lambda s: s.max()-s.min()).rename('spread').reset_index()
-    return spread.groupby(by)['spread'].mean().rename('gap').reset_index()
-
-# %% ../nbs/05_experiments.ipynb #d0675c65
-def seed_summary(
-    per_seed:pd.DataFrame, # One row per seed and group (as invariance_stats(..., per_seed=True) returns)
-    by, # The columns of a group
-    conf:float=0.95, # Level of the confidence interval of the mean
-) -> pd.DataFrame:
-    "Mean, standard deviation, number of seeds and confidence half-width (`_ci`) of each measure of `per_seed`, by `by`"
-    from scipy.stats import t
-    cols = [c for c in per_seed.columns if c not in list(by)+['seed']]
-    g = per_seed.groupby(list(by))[cols]
-    mean,sd,n = g.mean(),g.std(ddof=1),g.count()
-    half = sd*t.ppf(0.5+conf/2, (n-1).clip(lower=1))/np.sqrt(n)
-    res = pd.concat([mean, sd.add_suffix('_sd'), half.where(n>1).add_suffix('_ci')], axis=1)
-    res['n_seeds'] = n[cols[0]]
-    return res
-
-def invariance_stats(
-    df:pd.DataFrame, # Tidy results of several seeds (columns seed, epoch, loss0, accuracy, ...)
-    by=('norm', 'arm', 'lr0'), # Columns that define one group of curves
-    metric:str='train_loss', # The curve compared
-    over:str='bs', # The column whose values should not matter (its largest value is B_max)
-    per_seed:bool=False, # Return the measures of each seed instead of their summary
-) -> pd.DataFrame:
-    "Gap, relative gap, final-accuracy spread, final loss and accuracy at B_max: per seed, or summarised over seeds"
-    by = list(by)
-    k = by+['seed']
-    gap = invariance_gap(df, k, metric, over).set_index(k)['gap']
-    last = df[df.epoch==df.groupby(k).epoch.transform('max')]
-    top = last[last[over]==last.groupby(k)[over].transform('max')].set_index(k)
-    res = pd.DataFrame(dict(gap=gap, rel_gap=gap/(top['loss0']-top[metric]),
-                            acc_spread=last.groupby(k).accuracy.agg(lambda s: s.max()-s.min()),
-                            final_loss=top[metric], final_acc=top['accuracy'])).reset_index()
-    return res if per_seed else seed_summary(res, by)
-
-def seed_noise(
-    df:pd.DataFrame, # Tidy results of several seeds
-    by=('norm', 'arm', 'lr0'), # Columns that define one group of curves
-    metric:str='train_loss', # The curve compared
-    over:str='bs', # Each value of this column is one curve per seed
-) -> pd.Series:
-    "How far apart the curves of different seeds are at the same batch size: the gap taken over seeds instead of `over`"
-    by = list(by)
-    g = invariance_gap(df, by+[over], metric, over='seed')
-    return g.groupby(by)['gap'].mean().rename('seed_noise')
-
-
-# %% ../nbs/05_experiments.ipynb #96480a11
-def matched_progress(
-    stats:pd.DataFrame, # invariance_stats summary, indexed by (norm, arm, lr0)
-    a:str='adam:sqrt', # The arm whose eta_0 are matched
-    b:str='adam_bsi:linear', # The arm searched for the eta_0 whose final loss at B_max is nearest
-) -> pd.DataFrame:
-    "For each norm and eta_0 of arm `a`: the eta_0 of arm `b` that ends nearest in training loss at B_max, and both gaps"
-    rows = []
-    for norm in stats.index.get_level_values('norm').unique():
-        sa,sb = stats.loc[(norm, a)],stats.loc[(norm, b)]
-        for lr0,r in sa.iterrows():
-            lb = (sb.final_loss-r.final_loss).abs().idxmin(); q = sb.loc[lb]
-            rows.append({'norm': norm, f'lr0 {a}': lr0, f'lr0 {b}': lb, f'final loss {a}': r.final_loss,
-                         f'final loss {b}': q.final_loss, f'gap {a}': r.gap, f'gap {a} ci': r.gap_ci,
-                         f'gap {b}': q.gap, f'gap {b} ci': q.gap_ci, 'gap ratio': r.gap/q.gap})
-    return pd.DataFrame(rows)
-
-def mean_ci(
-    stats:pd.DataFrame, # A summary with columns m and m_ci (as seed_summary writes)
-    m:str, # The measure
-    fmt:str='{:.3f}', # Format of the numbers
-) -> pd.Series:
-    "`m` as 'mean ± half-width of its confidence interval' strings, for tables"
-    return pd.Series([fmt.format(v)+(' ± '+fmt.format(h) if np.isfinite(h) else '') for v,h in zip(stats[m], stats[m+'_ci'])],
-                     index=stats.index, name=m)
-
-
-# %% ../nbs/05_experiments.ipynb #27cb5377
-def seed_diff(
-    x:pd.Series, # A measure of one configuration, indexed by seed
-    y:pd.Series, # The same measure of another configuration, indexed by seed
-    conf:float=0.95, # Level of the confidence interval
-) -> tuple:
-    "Mean of `x - y` over the seeds both ran, and the half-width of its paired t confidence interval"
-    from scipy.stats import t
-    d = (x - y).dropna()
-    if len(d) < 2: raise ValueError(f"`x` and `y` need at least 2 seeds in common to give an interval, got {len(d)}")
-    return float(d.mean()), float(d.std(ddof=1)*t.ppf(0.5+conf/2, len(d)-1)/np.sqrt(len(d)))
-
-def verdict(
-    x:pd.Series, # A measure of one configuration, indexed by seed
-    y:pd.Series, # The same measure of another configuration, indexed by seed
-    conf:float=0.95, # Level of the confidence interval
-    fmt:str='{:+.3f}', # Format of the difference
-) -> str:
-    "'x - y = d ± h', followed by 'within noise' when the interval holds 0"
-    d,h = seed_diff(x, y, conf)
-    return f"{fmt.format(d)} ± {fmt.format(h).lstrip('+')}" + (' (within noise)' if abs(d) <= h else '')
-
-
-# %% ../nbs/05_experiments.ipynb #b345d78a
-def gap_to_ref(
-    df:pd.DataFrame, # Tidy results of several seeds (as sweep returns)
-    ref:dict, # Column values that pick the reference runs, e.g. dict(bs=256, scaled=False)
-    by=('opt', 'micro_bs'), # Columns a run shares with its reference (and the seed)
-    cols=('scaled', 'bs'), # Columns that tell the other runs of a group apart
-    metric:str='train_loss', # The curve compared
-    per_seed:bool=False, # Return each seed's measures instead of their summary
-) -> pd.DataFrame:
-    "Gap of each run's curve to its reference run's (mean over epochs of the absolute difference) and final differences"
-    by,cols = list(by),list(cols)
-    isref = np.logical_and.reduce([df[k]==v for k,v in ref.items()])
-    r = df[isref].set_index(by+['seed', 'epoch'])
-    if r.index.duplicated().any(): raise ValueError(f"`ref`={ref} picks more than one run per {by} and seed")
-    rows = []
-    for k,g in df[~isref].groupby(by+cols+['seed']):
-        g = g.sort_values('epoch')
-        q = r.reindex(pd.MultiIndex.from_frame(g[by+['seed', 'epoch']]))
-        if q[metric].isna().any(): continue                               # its reference has not run (yet)
-        d = g[metric].values - q[metric].values
-        rows.append(dict(zip(by+cols+['seed'], k), gap=float(np.abs(d).mean()), end_diff=float(d[-1]),
-                         acc_diff=float(g.accuracy.values[-1]-q.accuracy.values[-1]), final_loss=float(g[metric].values[-1]),
-                         final_acc=float(g.accuracy.values[-1])))
-    res = pd.DataFrame(rows)
-    return res if per_seed or not len(res) else seed_summary(res, by+cols)
-
-# %% ../nbs/05_experiments.ipynb #0d87d914
-def plot_invariance(
-    df:pd.DataFrame, # Tidy results with epoch and samples columns (and seed: curves are averaged over seeds)
-    panel:str='opt', # One panel per value of this column
-    colour:str='lr0', # One colour per value of this column
-    alpha:str='bs', # Opacity by this column (darker is larger)
-    metric:str='train_loss', # What to plot against samples seen
-    title:str|None=None, # Figure title
-    fname:str|Path|None=None, # Save the figure there too
-    truth:pd.DataFrame|None=None, # Reference curves (same columns, no panel column needed), one per colour, drawn dashed black
-    truth_panels=None, # The panels that get the reference curves (None: all)
-    truth_label:str='reference', # Legend entry of the reference curves
-):
-    "Curves of `metric` against samples seen: a panel per `panel`, a colour per `colour`, opacity by `alpha`, seed bands"
-    import matplotlib.pyplot as plt
-    panels,colours,alphas = (sorted(df[c].unique()) for c in (panel, colour, alpha))
-    fig,axs = plt.subplots(1, len(panels), figsize=(5*len(panels), 3.8), sharey=True, squeeze=False)
-    cmap = plt.get_cmap('viridis')
-    def _curve(d): return d.groupby('epoch').agg(x=('samples', 'mean'), y=(metric, 'mean'), lo=(metric, 'min'), hi=(metric, 'max'))
-    for ax,p in zip(axs[0], panels):
-        for i,c in enumerate(colours):
-            col = cmap(i/max(len(colours)-1, 1))
-            for j,a in enumerate(alphas):
-                d = df[(df[panel]==p) & (df[colour]==c) & (df[alpha]==a)]
-                if not len(d): continue
-                cv,al = _curve(d),0.25+0.75*(j+1)/len(alphas)
-                ax.plot(cv.x, cv.y, color=col, alpha=al, label=f'{colour}={c:g}' if j==len(alphas)-1 else None, marker='.')
-                if (cv.hi > cv.lo).any(): ax.fill_between(cv.x, cv.lo, cv.hi, color=col, alpha=0.12*al, lw=0)
-            if truth is not None and (truth_panels is None or p in truth_panels):
-                t = truth[truth[colour]==c]
-                if len(t): cv = _curve(t); ax.plot(cv.x, cv.y, 'k--', lw=1, label=truth_label if i==0 else None)
-        ax.set_title(str(p)); ax.set_xlabel('samples seen'); ax.legend(fontsize=8)
-    axs[0][0].set_ylabel(metric)
-    if title: fig.suptitle(title)
-    fig.tight_layout()
-    if fname is not None: fig.savefig(fname, dpi=100)
-    return fig
-
-
 # %% ../nbs/05_experiments.ipynb #dcc99d8e
 SCALES = dict(   # `train_run` arguments of each scale, shared by every run of an experiment
     quick=dict(size=16, n_per_class=16, n_valid_per_class=10, widen=0.25, device='cpu'),      # what the tests run
@@ -493,28 +85,6 @@ def _dry_data(c, bmax):
     "A dry run's data in the `train_run` arguments `c`: 16 px, one batch of `bmax` samples (10 classes), 4 validation images per class"
     c.update(size=16, n_per_class=bmax//10+1, n_valid_per_class=4)
 
-def _paper_grid(scale):
-    "`train_run` arguments shared by Experiment 1's runs at `scale`, and its eta_0 per arm, batch sizes, M and epochs"
-    c,g = _scale(scale),dict(PAPER_GRIDS[scale])
-    lr0s,bss,micro,epochs = g.pop('lr0s'),g.pop('batch_sizes'),g.pop('micro_bs'),g.pop('epochs')
-    return {**c, **g},lr0s,bss,micro,epochs
-
-def paper_protocol(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and PAPER_GRIDS)
-    csv=None, # Results file (resumed if it exists)
-    seeds=(0, 1, 2), # Every configuration runs once per seed
-    workers:int=1, # Parallel processes (see sweep)
-    dry:bool=False, # The scale's grid of arms and batch sizes on tiny data for one epoch, one eta_0 per arm: checks the configuration runs
-    show_progress:bool=True, # Progress bar
-) -> pd.DataFrame:
-    "Experiment 1, the paper's protocol: `adam:sqrt`, `adam_bsi:linear` and the ablation `adam:linear`, batch norm and layer norm"
-    c,lr0s,bss,micro,epochs = _paper_grid(scale)
-    if dry:
-        _dry_data(c, max(bss)); epochs = 1
-        lr0s = {a: v[:1] for a,v in lr0s.items()}
-    cfgs = paper_configs(bss, lr0s, micro, arms=PAPER_ARMS, norms=('batch', 'group'))
-    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
-
 LAMB_GRIDS = dict(   # Experiment 2 at each scale: what `lamb_rule` adds to `SCALES`
     quick=dict(ref_bs=32, batch_sizes=(8, 32, 64), micro_bs=4, ablation_micro=2, ablation_bs=(8, 32), epochs=2,
                pilot_lrs=(1e-2, 3e-2)),
@@ -524,6 +94,20 @@ LAMB_GRIDS = dict(   # Experiment 2 at each scale: what `lamb_rule` adds to `SCA
              epochs=6, pilot_lrs=(3e-3, 1e-2, 3e-2)),            # estimate, not run yet
 )
 
+VIT_GRIDS = dict(   # Experiment 1 with the ViT at each scale: what `vit_protocol` adds to `SCALES`
+    quick=dict(batch_sizes=(8, 32), micro_bs=8, epochs=2, lr0s={a: (1e-3,) for a in PAPER_ARMS}),
+    cpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=4, size=24, lr0s={a: (1e-5, 1e-4, 1e-3) for a in PAPER_ARMS}),   # the paper's range
+    gpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=6, vit=dict(dim=192, depth=6, heads=3),
+             lr0s={a: (1e-5, 1e-4, 1e-3) for a in PAPER_ARMS}),   # 81 runs; estimate ~5 min on one H200 with 8 workers, not run yet
+)
+
+FORUM_GRIDS = dict(   # Experiment 3 at each scale: what `forum_sweeps` adds to `SCALES`
+    quick=dict(base_bs=16, batch_sizes=(32,), offsets=(0.5, 2), epochs=1),
+    cpu=dict(base_bs=128, batch_sizes=(32, 512), offsets=(0.25, 0.5, 1, 2, 4), epochs=2),
+    gpu=dict(base_bs=128, batch_sizes=(32, 512), offsets=(0.25, 0.5, 1, 2, 4), epochs=8),
+)
+
+# %% ../nbs/05_experiments.ipynb #eb2b3bfd
 def lamb_configs(
     ref_bs:int=256, # The batch size the hyperparameters are tuned at (BatchSizeScaler's ref_bs)
     batch_sizes=(32, 64, 128, 256, 512), # Batch sizes trained at, below and above ref_bs
@@ -539,59 +123,10 @@ def lamb_configs(
     cfgs = []
     for opt,b,scaled in itertools.product(('lamb_bsi', 'lamb'), batch_sizes, (True, False)):
         if b==ref_bs and scaled: continue                  # k=1: the scaler changes nothing; the one run serves both arms
-        cfgs.append(dict(common, opt=opt, bs=b, micro_bs=micro_bs, scaled=scaled, scaler=dict(ref_bs=ref_bs) if scaled else None))
+        cfgs.append(dict(common, opt=opt, bs=b, micro_bs=micro_bs, scaled=scaled, bs_scaler=dict(ref_bs=ref_bs) if scaled else None))
     for opt,b in itertools.product(('lamb_bsi', 'lamb'), ablation_bs if ablation_micro else ()):
-        cfgs.append(dict(common, opt=opt, bs=b, micro_bs=ablation_micro, scaled=b!=ref_bs, scaler=dict(ref_bs=ref_bs) if b!=ref_bs else None))
+        cfgs.append(dict(common, opt=opt, bs=b, micro_bs=ablation_micro, scaled=b!=ref_bs, bs_scaler=dict(ref_bs=ref_bs) if b!=ref_bs else None))
     return cfgs
-
-def lamb_rule(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and LAMB_GRIDS)
-    csv=None, # Results file (resumed if it exists)
-    seeds=(0, 1, 2), # Every configuration of the grid runs once per seed
-    workers:int=1, # Parallel processes (see sweep)
-    dry:bool=False, # The scale's grid on tiny data for one epoch, one pilot lr: checks the configuration runs
-    show_progress:bool=True, # Progress bar
-) -> pd.DataFrame:
-    "Experiment 2: tune `lamb_bsi`'s peak lr at ref_bs (pilot, first seed), then `lamb_configs` at that lr, once per seed"
-    c,g = _scale(scale),dict(LAMB_GRIDS[scale])
-    ref,epochs,pilot = g.pop('ref_bs'),g.pop('epochs'),g.pop('pilot_lrs')
-    if dry:
-        _dry_data(c, max(g['batch_sizes'])); g.pop('size', None); epochs,pilot = 1,pilot[:1]
-    grid = {k: g.pop(k) for k in ('batch_sizes', 'micro_bs', 'ablation_micro', 'ablation_bs')}
-    c.update(g, epochs=epochs, workers=workers, show_progress=show_progress)
-    seeds = list(seeds)
-    # the pilot: lamb_bsi at ref_bs, one seed, each peak lr; these are configurations of the grid, so the chosen one is reused
-    pil = [dict(o, multiple_of=max(grid['batch_sizes'])) for lr in pilot          # (the grid's training subset)
-           for o in lamb_configs(ref, (ref,), grid['micro_bs'], lr, None) if o['opt']=='lamb_bsi']
-    p = sweep(pil, csv=csv, seeds=seeds[:1], **c)
-    p = p[(p.opt=='lamb_bsi') & (p.bs==ref) & (p.micro_bs==grid['micro_bs']) & (p.seed==seeds[0]) & p.lr.isin(pilot) & (p.epoch==epochs)]
-    lr = float(p.loc[p.accuracy.idxmax(), 'lr'])                        # the best validation accuracy at the end
-    return sweep(lamb_configs(ref, lr=lr, **grid), csv=csv, seeds=seeds, **c)
-
-VIT_GRIDS = dict(   # Experiment 1 with the ViT at each scale: what `vit_protocol` adds to `SCALES`
-    quick=dict(batch_sizes=(8, 32), micro_bs=8, epochs=2, lr0s={a: (1e-3,) for a in PAPER_ARMS}),
-    cpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=4, size=24, lr0s={a: (1e-5, 1e-4, 1e-3) for a in PAPER_ARMS}),   # the paper's range
-    gpu=dict(batch_sizes=(32, 128, 512), micro_bs=32, epochs=6, vit=dict(dim=192, depth=6, heads=3),
-             lr0s={a: (1e-5, 1e-4, 1e-3) for a in PAPER_ARMS}),   # 81 runs; estimate ~5 min on one H200 with 8 workers, not run yet
-)
-
-def vit_protocol(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and VIT_GRIDS)
-    csv=None, # Results file (resumed if it exists)
-    seeds=(0, 1, 2), # Every configuration runs once per seed
-    workers:int=1, # Parallel processes (see sweep)
-    dry:bool=False, # The scale's grid on tiny data for one epoch, one eta_0 per arm: checks the configuration runs
-    show_progress:bool=True, # Progress bar
-) -> pd.DataFrame:
-    "Experiment 1 with the paper's third model, `vit_qk` (QK-layernorm, label smoothing 0.1): the three arms, the noise scale at B_max"
-    c,g = _scale(scale),dict(VIT_GRIDS[scale])
-    lr0s,bss,micro,epochs = g.pop('lr0s'),g.pop('batch_sizes'),g.pop('micro_bs'),g.pop('epochs')
-    c.update(g, arch='vit', label_smoothing=0.1)
-    if dry:
-        _dry_data(c, max(bss)); epochs = 1
-        lr0s = {a: v[:1] for a,v in lr0s.items()}
-    cfgs = [dict(o, gns=o['bs']==max(bss)) for o in paper_configs(bss, lr0s, micro, arms=PAPER_ARMS, norms=('layer',))]
-    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
 
 _forum_hps = dict(lr=dict(lr_rule='linear'), wd=dict(wd_rule='linear'), mom=dict(mom_rule='pow'),
                   sqr_mom=dict(sqr_mom_rule='pow'), bn=dict(bn_rule='pow'))
@@ -604,7 +139,7 @@ def forum_configs(
     opt:str='adam', # Optimizer name (see train_run)
 ) -> list:
     "Experiment 3's grid: from `base_bs`, scale one hyperparameter at a time (and all) with each factor offset"
-    cfgs = [dict(opt=opt, bs=base_bs, scaled='baseline', offset=1., scaler=None)]
+    cfgs = [dict(opt=opt, bs=base_bs, scaled='baseline', offset=1., bs_scaler=None)]
     grid = [('none', 1.)] + list(itertools.product(list(_forum_hps)+['all'], offsets))   # 'none': nothing scaled
     for b,(nm,off) in itertools.product(batch_sizes, grid):
         if nm=='all': sc = {k:v for d in _forum_hps.values() for k,v in d.items()}
@@ -612,41 +147,96 @@ def forum_configs(
         sc = {**_none, **sc, 'ref_bs': base_bs}
         for h in ('lr', 'wd', 'mom', 'sqr_mom', 'bn'):
             if sc[f'{h}_rule']!='none': sc[f'{h}_offset'] = off
-        cfgs.append(dict(opt=opt, bs=b, scaled=nm, offset=off, scaler=sc))
+        cfgs.append(dict(opt=opt, bs=b, scaled=nm, offset=off, bs_scaler=sc))
     return cfgs
 
-def forum_sweeps(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES)
-    csv=None, # Results file (resumed if it exists)
-    seeds=(0, 1, 2), # Every configuration runs once per seed
-    workers:int=1, # Parallel processes (see sweep)
-    show_progress:bool=True, # Progress bar
-) -> pd.DataFrame:
-    "Experiment 3, the forum's sweeps: one hyperparameter scaled at a time with offsets 1/4..4, fastai `Adam`"
-    c = _scale(scale)
-    if scale=='quick': base,bss,offs,epochs = 16, (32,), (0.5, 2), 1
-    else: base,bss,offs,epochs = 128, (32, 512), (0.25, 0.5, 1, 2, 4), 2 if scale=='cpu' else 8
-    cfgs = [dict(o, lr=3e-3, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle', multiple_of=max(bss+(base,)), base_bs=base)
-            for o in forum_configs(base, bss, offs)]
-    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
+# %% ../nbs/05_experiments.ipynb #80dee76c
+def _paper_sweeps(run, batch_sizes, micro_bs, lr0s, **c):
+    "Experiment 1, the paper's protocol: `adam:sqrt`, `adam_bsi:linear` and the ablation `adam:linear`, batch norm and layer norm"
+    return run(paper_configs(batch_sizes, lr0s, micro_bs, arms=PAPER_ARMS, norms=('batch', 'group')), **c)
 
-def noise_scale_runs(
-    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES)
+def _lamb_sweeps(run, ref_bs, batch_sizes, micro_bs, ablation_micro, ablation_bs, pilot_lrs, epochs, **c):
+    "Experiment 2: tune `lamb_bsi`'s peak lr at ref_bs (pilot, first seed), then `lamb_configs` at that lr, once per seed"
+    seeds = list(run.keywords['seeds'])
+    # the pilot: lamb_bsi at ref_bs, one seed, each peak lr; these are configurations of the grid, so the chosen one is reused
+    pil = [dict(o, multiple_of=max(batch_sizes)) for lr in pilot_lrs                     # (the grid's training subset)
+           for o in lamb_configs(ref_bs, (ref_bs,), micro_bs, lr, None) if o['opt']=='lamb_bsi']
+    p = run(pil, seeds=seeds[:1], epochs=epochs, **c)
+    p = p[(p.opt=='lamb_bsi') & (p.bs==ref_bs) & (p.micro_bs==micro_bs) & (p.seed==seeds[0]) & p.lr.isin(pilot_lrs) & (p.epoch==epochs)]
+    lr = float(p.loc[p.accuracy.idxmax(), 'lr'])                        # the best validation accuracy at the end
+    return run(lamb_configs(ref_bs, batch_sizes, micro_bs, lr, ablation_micro, ablation_bs), epochs=epochs, **c)
+
+def _vit_sweeps(run, batch_sizes, micro_bs, lr0s, **c):
+    "Experiment 1 with the paper's third model, `vit_qk` (QK-layernorm, label smoothing 0.1): the three arms, the noise scale at B_max"
+    cfgs = paper_configs(batch_sizes, lr0s, micro_bs, arms=PAPER_ARMS, norms=('layer',))
+    return run([dict(o, gns=o['bs']==max(batch_sizes)) for o in cfgs], arch='vit', label_smoothing=0.1, **c)
+
+def _forum_sweeps(run, base_bs, batch_sizes, offsets, **c):
+    "Experiment 3, the forum's sweeps: one hyperparameter scaled at a time with offsets 1/4..4, fastai `Adam`"
+    hps = dict(lr=3e-3, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle', multiple_of=max(batch_sizes+(base_bs,)), base_bs=base_bs)
+    return run([dict(o, **hps) for o in forum_configs(base_bs, batch_sizes, offsets)], **c)
+
+def _noise_sweeps(run, batch_sizes, micro_bs, lr0s, **c):
+    "The gradient noise scale of Experiment 1's runs at $B_{max}$ (`adam_bsi`, linear rule), per epoch"
+    cfgs = paper_configs(batch_sizes, lr0s['adam_bsi:linear'], micro_bs, arms=('adam_bsi',), norms=('batch', 'group'))
+    return run([dict(o, gns=True) for o in cfgs if o['bs']==max(batch_sizes)], **c)
+
+# %% ../nbs/05_experiments.ipynb #f3fc42d4
+@dataclass
+class Experiment:
+    "One experiment of `EXPERIMENTS`: its grid at each scale and the sweeps that run a grid"
+    grids:dict # Scale -> grid: the arguments of `sweeps`, the rest are `train_run` arguments shared by its runs (added to SCALES)
+    sweeps:Callable # sweeps(run, **grid) runs the grid's configurations with `run` (`sweep` with the call's csv, seeds and workers)
+    seeds:tuple=(0, 1, 2) # Seeds when the call gives none
+    dry_lrs:str|None=None # The grid's learning rates that a dry run cuts to the first of each list (None: it has no dry run)
+
+EXPERIMENTS = dict(paper=Experiment(PAPER_GRIDS, _paper_sweeps, dry_lrs='lr0s'),
+                   lamb=Experiment(LAMB_GRIDS, _lamb_sweeps, dry_lrs='pilot_lrs'),
+                   forum=Experiment(FORUM_GRIDS, _forum_sweeps),
+                   noise=Experiment(PAPER_GRIDS, _noise_sweeps, seeds=(0,)),     # Experiment 1's grid, its runs at B_max only
+                   vit=Experiment(VIT_GRIDS, _vit_sweeps, dry_lrs='lr0s'))
+
+# %% ../nbs/05_experiments.ipynb #dd6c2387
+def _firsts(v): return {k: o[:1] for k,o in v.items()} if isinstance(v, dict) else v[:1]
+
+def run_experiment(
+    name:str, # 'paper', 'lamb', 'forum', 'noise' or 'vit' (a key of EXPERIMENTS)
+    scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and the experiment's grids)
     csv=None, # Results file (resumed if it exists)
-    seeds=(0,), # Every configuration runs once per seed
+    seeds=None, # Every configuration runs once per seed (None: the experiment's own seeds)
     workers:int=1, # Parallel processes (see sweep)
+    dry:bool=False, # The scale's grid on tiny data for one epoch, the first learning rate of each list: checks the configuration runs
     show_progress:bool=True, # Progress bar
 ) -> pd.DataFrame:
-    "The gradient noise scale of Experiment 1's runs at $B_{max}$ (`adam_bsi`, linear rule), per epoch"
-    c,lr0s,bss,micro,epochs = _paper_grid(scale)                # the same grid as `paper_protocol`
-    lr0s = lr0s['adam_bsi:linear']
-    cfgs = [dict(o, gns=True) for o in paper_configs(bss, lr0s, micro, arms=('adam_bsi',), norms=('batch', 'group'))
-            if o['bs']==max(bss)]
-    return sweep(cfgs, csv=csv, epochs=epochs, seeds=seeds, workers=workers, show_progress=show_progress, **c)
+    "Sweep experiment `name`'s grid at `scale` (resuming from `csv`); the tidy per-epoch results"
+    if name not in EXPERIMENTS: raise ValueError(f"`name` must be one of {list(EXPERIMENTS)}, got {name!r}")
+    x,g = EXPERIMENTS[name],_scale(scale)
+    g.update(x.grids[scale])
+    if dry:
+        if not x.dry_lrs: raise ValueError(f"`dry` is only for {[n for n,o in EXPERIMENTS.items() if o.dry_lrs]}, got name={name!r}")
+        _dry_data(g, max(g['batch_sizes'])); g.update({'epochs': 1, x.dry_lrs: _firsts(g[x.dry_lrs])})
+    run = partial(sweep, csv=csv, seeds=x.seeds if seeds is None else seeds, workers=workers, show_progress=show_progress)
+    return x.sweeps(run, **g)
+
+# %% ../nbs/05_experiments.ipynb #b32d9a00
+def _experiment_fn(name, fname):
+    "A function called `fname` that runs experiment `name`: `run_experiment` with `name` given, documented by its sweeps"
+    def f(
+        scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and the experiment's grids)
+        csv=None, # Results file (resumed if it exists)
+        seeds=None, # Every configuration runs once per seed (None: the experiment's own seeds)
+        workers:int=1, # Parallel processes (see sweep)
+        dry:bool=False, # 'paper', 'lamb' and 'vit': the scale's grid on tiny data for one epoch (see run_experiment)
+        show_progress:bool=True, # Progress bar
+    ) -> pd.DataFrame: return run_experiment(name, scale, csv, seeds, workers, dry, show_progress)
+    f.__name__ = f.__qualname__ = fname
+    f.__doc__ = EXPERIMENTS[name].sweeps.__doc__
+    return f
+
+paper_protocol,lamb_rule,forum_sweeps,noise_scale_runs,vit_protocol = (_experiment_fn(n, fn) for n,fn in (
+    ('paper', 'paper_protocol'), ('lamb', 'lamb_rule'), ('forum', 'forum_sweeps'), ('noise', 'noise_scale_runs'), ('vit', 'vit_protocol')))
 
 # %% ../nbs/05_experiments.ipynb #98a6b4e9
-_experiments = dict(paper=paper_protocol, lamb=lamb_rule, forum=forum_sweeps, noise=noise_scale_runs, vit=vit_protocol)
-
 @call_parse
 def experiment(
     name:str, # 'paper', 'lamb', 'forum', 'noise' or 'vit'
@@ -657,13 +247,12 @@ def experiment(
     dry:bool=False, # 'paper', 'lamb' and 'vit' only: the scale's grid on tiny data, one epoch (checks a configuration before a long run)
 ):
     "Run one of the experiment notebooks' sweeps from the command line, resuming from its CSV if it exists"
-    if name not in _experiments: raise ValueError(f"`name` must be one of {list(_experiments)}, got {name!r}")
+    if name not in EXPERIMENTS: raise ValueError(f"`name` must be one of {list(EXPERIMENTS)}, got {name!r}")
+    if dry and not EXPERIMENTS[name].dry_lrs: raise ValueError(f"`dry` is only for {[n for n,o in EXPERIMENTS.items() if o.dry_lrs]}, got name={name!r}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    if dry and name not in ('paper', 'lamb', 'vit'): raise ValueError(f"`dry` is only for 'paper', 'lamb' and 'vit', got name={name!r}")
     csv = out/f'{name}_{scale}{"_dry" if dry else ""}.csv'
-    kw = dict(workers=workers, **(dict(seeds=_ints(seeds)) if seeds else {}), **(dict(dry=True) if dry else {}))
     t0 = time.time()
-    df = _experiments[name](scale, csv=csv, **kw)
+    df = run_experiment(name, scale, csv, _ints(seeds) if seeds else None, workers, dry)
     line = f'{name} --scale {scale}{" --dry" if dry else ""} --seeds {",".join(map(str, sorted(df.seed.unique())))} --workers {workers}: {df.run_key.nunique()} runs, {time.time()-t0:.0f} s this call, on {machine_info()}'
     with open(out/'runs.log', 'a') as f: f.write(f'{time.strftime("%Y-%m-%d %H:%M")} {line}\n')
     print(line)
@@ -694,95 +283,9 @@ def demo_configs(
     adam = [dict(c, panel='adam', series=c['arm'])
             for c in paper_configs((small_bs, ref_bs), (lr0,), micro_bs, arms=('adam:sqrt', 'adam_bsi:linear'))]
     lamb = [dict(opt='lamb_bsi', bs=b, micro_bs=micro_bs, lr=lamb_lr, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle',
-                 scaler=dict(ref_bs=ref_bs) if series=='scaler' else None, multiple_of=ref_bs, panel='lamb', series=series)
+                 bs_scaler=dict(ref_bs=ref_bs) if series=='scaler' else None, multiple_of=ref_bs, panel='lamb', series=series)
             for b,series in ((ref_bs, 'reference'), (small_bs, 'scaler'), (small_bs, 'no scaler'))]
     return adam + lamb
-
-def _noise(d) -> float:
-    "Window-to-window noise of a curve `d`: the standard deviation of its second differences over √6 (a smooth trend cancels)"
-    d = np.asarray(d, dtype=float)
-    return float(np.std(np.diff(d, 2), ddof=1)/np.sqrt(6)) if len(d) > 3 else float('nan')
-
-def demo_pairs(
-    df:pd.DataFrame, # The demo's rows (sweep of demo_configs with curve_every)
-    ref_bs:int=256, # The larger batch size
-    small_bs:int=32, # The smaller one
-) -> pd.DataFrame:
-    "Each demo series at `small_bs` against its run at `ref_bs`: gap between the loss curves, its noise level, final loss and accuracy"
-    cv = loss_curves(df, cols=('panel', 'series', 'bs'))
-    last = df[df.epoch==df.epoch.max()].set_index(['panel', 'series', 'bs'])
-    rows = []
-    for (panel,series),g in cv[cv.bs==small_bs].groupby(['panel', 'series'], sort=False):
-        rs = series if panel=='adam' else 'reference'      # panel 2's runs at small_bs share one run at ref_bs
-        m = g.merge(cv[(cv.panel==panel) & (cv.series==rs) & (cv.bs==ref_bs)], on='samples', suffixes=('', '_ref'))
-        if len(m) != len(g): raise ValueError(f"the windows of {series!r} at {small_bs} and {ref_bs} do not line up: `every` must be a multiple of both")
-        d = (m.loss-m.loss_ref).values
-        a,b = last.loc[(panel, series, small_bs)],last.loc[(panel, rs, ref_bs)]
-        rows.append(dict(panel=panel, series=series, gap=float(np.abs(d).mean()), noise=np.sqrt(2/np.pi)*_noise(d),
-                         loss_small=a.train_loss, loss_ref=b.train_loss, acc_small=a.accuracy, acc_ref=b.accuracy))
-    return pd.DataFrame(rows)
-
-def _agree(r, small_bs, ref_bs) -> str:
-    "How one pair's curves compare, in words, from its gap and noise level"
-    if r.gap <= 2*r.noise: return f"the curves at {small_bs} and {ref_bs} agree within their noise (gap {r.gap:.3f}, noise level {r.noise:.3f})"
-    return (f"the curves at {small_bs} and {ref_bs} part: gap {r.gap:.3f}, {r.gap/r.noise:.1f}x the noise level {r.noise:.3f}; "
-            f"the {small_bs} run's last epoch ends {abs(r.loss_small-r.loss_ref):.3f} {'lower' if r.loss_small < r.loss_ref else 'higher'} in training loss")
-
-def _compare(a, b, na, nb) -> str:
-    "Which of two gaps is smaller, by how much, or 'about the same' (within a factor of 1.5)"
-    if a.gap*1.5 < b.gap: return f"The gap is {b.gap/a.gap:.1f}x smaller {na} than {nb}"
-    if b.gap*1.5 < a.gap: return f"The gap is {a.gap/b.gap:.1f}x larger {na} than {nb}"
-    return f"The gap is about the same {na} as {nb} (within a factor of 1.5)"
-
-def demo_verdict(
-    pairs:pd.DataFrame, # As demo_pairs returns
-    ref_bs:int=256, # The larger batch size
-    small_bs:int=32, # The smaller one
-) -> list:
-    "The demo's conclusions, worded from the measured gaps, noise levels and accuracies (one line each)"
-    p = pairs.set_index(['panel', 'series'])
-    a,b = p.loc[('adam', 'adam:sqrt')],p.loc[('adam', 'adam_bsi:linear')]
-    s,n = p.loc[('lamb', 'scaler')],p.loc[('lamb', 'no scaler')]
-    acc = pd.concat([pairs.acc_small, pairs.acc_ref]).max()
-    return [f"Paper's comparison: with adam_bsi (linear rule) {_agree(b, small_bs, ref_bs)}; with Adam (square-root rule) "
-            f"{_agree(a, small_bs, ref_bs)}. {_compare(b, a, 'with adam_bsi', 'with Adam')}. Validation accuracy at {small_bs} / {ref_bs}: "
-            f"adam_bsi {b.acc_small:.1%} / {b.acc_ref:.1%}, Adam {a.acc_small:.1%} / {a.acc_ref:.1%}.",
-            f"Headline usage, lamb_bsi tuned at {ref_bs} and trained at {small_bs}: with BatchSizeScaler(ref_bs={ref_bs}) "
-            f"{_agree(s, small_bs, ref_bs)}; without it {_agree(n, small_bs, ref_bs)}. {_compare(s, n, 'with the scaler', 'without it')}. "
-            f"Validation accuracy at {small_bs}: {s.acc_small:.1%} with the scaler, {n.acc_small:.1%} without; {s.acc_ref:.1%} at {ref_bs}.",
-            f"Best validation accuracy of the demo: {acc:.1%} (10 classes: chance is 10%). One seed: Experiment 1 "
-            f"(06_paper_protocol) has 3 seeds and intervals."]
-
-def plot_demo(
-    df:pd.DataFrame, # The demo's rows
-    ref_bs:int=256, # The larger batch size
-    small_bs:int=32, # The smaller one
-    title:str|None=None, # Figure title
-    fname:str|Path|None=None, # Save the figure there too
-):
-    "The demo's two panels: training loss per window against samples seen, solid at `ref_bs`, dashed at `small_bs`"
-    import matplotlib.pyplot as plt
-    cv,pairs = loss_curves(df, cols=('panel', 'series', 'bs', 'lr0')),demo_pairs(df, ref_bs, small_bs).set_index(['panel', 'series'])
-    fig,axs = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    styles = {'adam': {'adam:sqrt': 'tab:orange', 'adam_bsi:linear': 'tab:blue'},
-              'lamb': {'reference': 'k', 'scaler': 'tab:blue', 'no scaler': 'tab:red'}}
-    for ax,(panel,cols) in zip(axs, styles.items()):
-        for series,col in cols.items():
-            for b in (ref_bs, small_bs):
-                d = cv[(cv.panel==panel) & (cv.series==series) & (cv.bs==b)]
-                if not len(d): continue
-                lbl = f'{series}, B={b}' + (f' (gap {pairs.loc[(panel, series), "gap"]:.3f})' if b==small_bs else '')
-                ax.plot(d.samples, d.loss, color=col, ls='-' if b==ref_bs else '--', lw=1.2, label=lbl)
-        ax.set_xlabel('samples seen'); ax.legend(fontsize=8)
-    lr0 = df[df.panel=='adam'].lr0.iloc[0]
-    axs[0].set_title(f"Adam (√ rule) vs adam_bsi (linear rule), η0={lr0:g} at B={ref_bs}", fontsize=10)
-    micro = df[df.panel=='lamb'].micro_bs.iloc[0]
-    axs[1].set_title(f"lamb_bsi + MicroBatchGrads({micro:g}), tuned at {ref_bs}: ± BatchSizeScaler", fontsize=10)
-    axs[0].set_ylabel(f'training loss (mean per {int(df.curve_every.iloc[0])} samples)')
-    if title: fig.suptitle(title)
-    fig.tight_layout()
-    if fname is not None: fig.savefig(fname, dpi=100)
-    return fig
 
 # %% ../nbs/05_experiments.ipynb #231c21b9
 _quick = dict(ref_bs=32, small_bs=8, micro_bs=8, size=16, n_per_class=16, n_valid_per_class=4, every=32, workers=1)
