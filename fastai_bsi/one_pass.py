@@ -156,6 +156,49 @@ def check_one_pass(
     return bad
 
 # %% ../nbs/01c_one_pass.ipynb #6309a78e
+_ONCE = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+class _WGradOnce(torch.autograd.Function):
+    "A Linear or convolution whose backward computes the input gradient, and the weight gradients as sums of the C_k"
+    @staticmethod
+    def forward(ctx, x, weight, bias, m, stats):
+        ctx.save_for_backward(x)
+        ctx.m,ctx.stats = m,stats
+        ctx.cast = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else None
+        return type(m).forward(m, x)
+
+    @staticmethod
+    def backward(ctx, go):
+        (x,),m = ctx.saved_tensors,ctx.m
+        w = m.weight if ctx.cast is None else m.weight.to(ctx.cast)           # as the forward used it
+        gx = None
+        if ctx.needs_input_grad[0]:
+            if type(m) is nn.Linear: gx = go @ w.to(go.dtype)
+            else: gx = _conv_input_grad(m, x, w.to(go.dtype), go)
+        gs = ctx.stats._stats(m, x, go, grads=True)
+        if not gs: gs = _native_wgrads(m, x, go)                              # (the statistics were stopped)
+        return gx,*[None if t is None or nm not in gs else gs[nm].to(t.dtype) for nm,t in (('weight', m.weight), ('bias', m.bias))],None,None
+
+def _conv_input_grad(m, x, w, go):
+    "The input gradient of a convolution alone (`x` is read for its shape)"
+    x = x if x.dtype==go.dtype else go.new_empty(x.shape)
+    return torch.ops.aten.convolution_backward(go, x, w, None, list(m.stride), list(m.padding), list(m.dilation),
+                                               False, [0]*(x.dim()-2), m.groups, [True, False, False])[0]
+
+def _native_wgrads(m, x, go):
+    "The weight and bias gradients of one call, computed as autograd would"
+    with torch.enable_grad():
+        xd,ps = x.detach(),[p for p in (m.weight, m.bias) if p is not None]
+        y = type(m).forward(m, xd)
+        g = torch.autograd.grad(y, ps, go, allow_unused=True)
+    return dict(zip(['weight', 'bias'], g))
+
+def _once_forward(m, stats, x):
+    "Linear or convolution: in a one-pass training batch through `_WGradOnce`, so autograd computes no weight gradient"
+    if not (stats.active and stats.alive() and torch.is_grad_enabled() and x.shape[0]==sum(stats.sizes)): return type(m).forward(m, x)
+    stats._pending[m] = stats._pending.get(m, 0) + 1
+    return _WGradOnce.apply(x, m.weight, m.bias, m, stats)
+
 def _f32(t): return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t    # autocast: sums in float32
 
 class OnePassStats:
@@ -164,6 +207,7 @@ class OnePassStats:
         model:nn.Module, # The model (every module with trainable parameters of its own needs a rule)
         max_numel:int=2**20, # Values of the per-micro-batch sums Cₖ held at once, per module (runs that stay in cache)
         alive:Callable|None=None, # Whether the owner still wants statistics (a callback removed after an error does not)
+        wgrad_once:bool=False, # Linear and convolutions: weight gradients as the sums of the Cₖ, autograd computing none (slower on CPUs)
     ):
         self.model,self.max_numel,self.alive = model,max_numel,alive or (lambda: True)
         self.sizes,self.active,self.sq,self._pending,self._acc = [],False,{},{},{}
@@ -171,6 +215,8 @@ class OnePassStats:
         self.hooks = [m.register_forward_hook(self._fwd) for m in self.mods]
         self.bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         for m in self.bns: m.forward = functools.partial(_bn_forward, m, self)
+        self.once = [m for m in self.mods if wgrad_once and type(m) in _ONCE]     # weight gradients from the C_k, not autograd
+        for m in self.once: m.forward = functools.partial(_once_forward, m, self)
 
     def start(self,
         sizes:list, # The micro-batch sizes of the next training batch, in order
@@ -185,10 +231,11 @@ class OnePassStats:
     def remove(self):
         "Remove the hooks and the batch norm patches"
         for h in self.hooks: h.remove()
-        for m in self.bns: m.__dict__.pop('forward', None)
-        self.hooks,self.bns = [],[]; self.stop()
+        for m in self.bns + self.once: m.__dict__.pop('forward', None)
+        self.hooks,self.bns,self.once = [],[],[]; self.stop()
 
     def _fwd(self, m, inp, out):
+        if out.grad_fn is not None and type(out.grad_fn).__name__=='_WGradOnceBackward': return   # its backward does the work
         if not (self.active and self.alive() and torch.is_grad_enabled() and isinstance(out, Tensor) and out.requires_grad): return
         x = inp[0]
         if x.shape[0]!=sum(self.sizes): return
@@ -216,22 +263,31 @@ class OnePassStats:
         if p in self.sq: self.sq[p] += q
         else: self.sq[p] = q
 
-    def _bwd(self, m, x, go):
-        if not self.active: return
+    def _bwd(self, m, x, go): self._stats(m, x, go)      # the output's tensor hook (returns None: the gradient is unchanged)
+
+    def _stats(self, m, x, go, grads=False):
+        "The squares of `m`'s C_k (at its last call); with `grads`, also return each parameter's gradient, the sum of its C_k"
+        out = {}
+        if not self.active: return out
         self._pending[m] -= 1
         shared = m in self._acc or self._pending[m] > 0       # more calls of `m` to come, or some came before
         ps = dict(m.named_parameters(recurse=False))
         with torch.no_grad():
-            if not shared and type(m) is nn.Linear and x.dim()==2 and max(self.sizes)==1: return self._per_sample_linear(m, x, go, ps)
+            if not shared and type(m) is nn.Linear and x.dim()==2 and max(self.sizes)==1:
+                self._per_sample_linear(m, x, go, ps)
+                if grads: out = {'weight': go.t() @ x, **({} if m.bias is None else {'bias': go.sum(0)})}
+                return out
             for s,e,i,j in self._runs(m):
                 xs,gs = _f32(x[s:e]),_f32(go[s:e])
                 for nm,c in ONE_PASS_RULES[type(m)](m, xs, gs, j-i).items():
+                    if grads: out[nm] = out[nm] + c.sum(0) if nm in out else c.sum(0)
                     if not ps[nm].requires_grad: continue
                     if not shared: self._add_squares(ps[nm], c, i); continue
                     acc = self._acc.setdefault(m, {})
                     acc[nm,i] = acc[nm,i] + c if (nm,i) in acc else c
             if m in self._acc and self._pending[m]==0:
                 for (nm,i),c in self._acc.pop(m).items(): self._add_squares(ps[nm], c, i)
+        return out
 
     def _per_sample_linear(self, m, x, go, ps):
         "Linear on per-sample micro-batches: $\\sum_b B^2 (\\delta_b x_b^\\top)^2 = B^2\\,(\\delta^2)^\\top x^2$, one matrix product"
