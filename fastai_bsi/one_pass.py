@@ -120,15 +120,19 @@ def _bn_micro(m, x, kappa):
 
 _PLAIN_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
+def _bn_per_micro(m, sizes, x, vectorised):
+    "Batch norm of each micro-batch of `sizes` on its own: one call per run of equal sizes (`vectorised`), or one per micro-batch"
+    if not vectorised or type(m) not in _PLAIN_BN or x.dim() < 2:     # (SyncBatchNorm, subclasses: their own forward)
+        return torch.cat([type(m).forward(m, o) for o in x.split(sizes)])
+    outs,s = [],0
+    for n,kappa in _runs_of(sizes): outs.append(_bn_micro(m, x[s:s+n*kappa], kappa)); s += n*kappa
+    return outs[0] if len(outs)==1 else torch.cat(outs)
+
 def _bn_forward(m, stats, x):
-    "Batch norm that, in a one-pass training batch, normalises each micro-batch on its own: one call per run of equal sizes"
+    "Batch norm that, in a one-pass training batch, normalises each micro-batch on its own (on GPUs in one call per run)"
     batch_stats = m.training or not m.track_running_stats
     if not (batch_stats and stats.active and stats.alive() and x.shape[0]==sum(stats.sizes)): return type(m).forward(m, x)
-    if type(m) not in _PLAIN_BN or x.dim() < 2:      # (SyncBatchNorm, subclasses: their own forward, per micro-batch)
-        return torch.cat([type(m).forward(m, o) for o in x.split(stats.sizes)])
-    outs,s = [],0
-    for n,kappa in _runs_of(stats.sizes): outs.append(_bn_micro(m, x[s:s+n*kappa], kappa)); s += n*kappa
-    return outs[0] if len(outs)==1 else torch.cat(outs)
+    return _bn_per_micro(m, stats.sizes, x, vectorised=x.device.type=='cuda')
 
 # %% ../nbs/01c_one_pass.ipynb #45c06f6e
 ONE_PASS_RULES = {nn.Linear: _rule_linear, nn.Conv1d: _rule_conv, nn.Conv2d: _rule_conv, nn.Embedding: _rule_embedding,
