@@ -82,6 +82,12 @@ fi
 if [ $dry -eq 1 ]; then out=${TMPDIR:-/tmp}/bench_gpu_dry.txt; else mkdir -p results; out=results/bench_gpu.txt; fi
 python3 bench/gpu_check.py "$@" 2>&1 | grep -v -e 'FutureWarning' -e 'warnings.warn(' | tee "$out"
 rc=${PIPESTATUS[0]}
+# issue 22's two one-pass options, measured where they were meant for (on the CPU both lose: results/onepass_*_cpu.txt)
+if [ $dry -eq 1 ]; then op="--device cpu --px 16 --micro 8 --rounds 1 --batches 1"; else op="--device cuda"; fi
+for b in onepass_bn onepass_wgrad_once; do
+  echo "== bench/$b.py $op" | tee -a "$out"
+  python3 bench/$b.py $op 2>&1 | grep -v -e 'FutureWarning' -e 'warnings.warn(' | tee -a "$out"; [ ${PIPESTATUS[0]} -eq 0 ] || rc=1
+done
 if [ $dry -eq 1 ]; then   # the demo's code path, as --demo runs it on a GPU, at --quick on the CPU
   py_exp "demo(quick=True, device='cpu', out='${TMPDIR:-/tmp}/bsi_demo_dry')" > "$out.demo"; [ $? -eq 0 ] || rc=1
   cat "$out.demo" | tee -a "$out"

@@ -1,6 +1,6 @@
 """The one pass with each weight gradient computed once (`OnePassStats(wgrad_once=True)`) against autograd's.
 
-    python bench/onepass_wgrad_once.py [--rounds 3] [--batches 3] [--micro 8 32]
+    python bench/onepass_wgrad_once.py [--device cpu|cuda] [--rounds 3] [--batches 3] [--micro 8 32] [--px 32]
 
 Issue 22, step 3: with `wgrad_once`, Linear and convolution layers run through `_WGradOnce`, whose backward computes
 the input gradient and returns the sums of the per-micro-batch C_k as weight gradients, so autograd computes no
@@ -17,9 +17,11 @@ import fastai_bsi.one_pass as op
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--batches', type=int, default=3)
-    ap.add_argument('--micro', type=int, nargs='+', default=[8, 32])
+    ap.add_argument('--micro', type=int, nargs='+', default=[8, 32]); ap.add_argument('--device', default='cpu')
+    ap.add_argument('--px', type=int, default=32)
     a = ap.parse_args()
-    torch.set_num_threads(1); dev = torch.device('cpu')
+    dev = torch.device(a.device)
+    if dev.type=='cpu': torch.set_num_threads(1)
     machine()
     orig = op.OnePassStats.__init__
     def with_once(once):
@@ -28,9 +30,9 @@ def main():
         return init
     print(f"{'net':>10s} {'micro':>6s} {'Adam s':>8s} {'autograd wgrad':>16s} {'wgrad once':>16s} {'once/autograd':>14s}")
     try:
-        for nm,mk in (('xresnet18', lambda: xresnet18(n_out=10)), ('MLP', lambda: _mlp(sz=32))):
-            torch.manual_seed(0); model0 = mk()
-            dls = _dls(128*(a.batches+1), 128, 32, dev)
+        for nm,mk in (('xresnet18', lambda: xresnet18(n_out=10)), ('MLP', lambda: _mlp(sz=a.px))):
+            torch.manual_seed(0); model0 = mk().to(dev)
+            dls = _dls(128*(a.batches+1), 128, a.px, dev)
             for m in a.micro:
                 res = {}
                 for _ in range(a.rounds):
