@@ -428,8 +428,7 @@ class _Fold(_Step):
         super().__init__(cb, reduction, one)
         opt = self.opt
         self.group_of = {p:i for i,pg in enumerate(opt.param_lists) for p in pg}
-        self.mb_folded,self.folding,self.fold_wp = False,False,{}
-        opt.cancel_fold()
+        self.mb_folded,self.folding,self.fold_wp = False,False,{}      # (before_fit cancelled any fold left open)
         tps,self.world,self.flat = cb._trainable(),1,None
         if reduction is not None:                      # the moments become views into one buffer, all-reduced once a step
             self.flat,self.world = FlatMicroStats(tps),reduction.world

@@ -6,7 +6,7 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/one_pass.html.md"""
 
 # %% ../nbs/01c_one_pass.ipynb #599fe389
 from __future__ import annotations
-import functools
+import functools, itertools
 from fastai.basics import *
 
 # %% auto #0
@@ -91,12 +91,8 @@ def _rule_batchnorm(m, x, go, kappa):
     return _affine(m, xhat, go, kappa, True)
 
 def _runs_of(sizes):
-    "`[size, count]` of each run of equal consecutive micro-batch sizes"
-    res = []
-    for n in sizes:
-        if res and res[-1][0]==n: res[-1][1] += 1
-        else: res.append([n, 1])
-    return res
+    "`(size, count)` of each run of equal consecutive micro-batch sizes"
+    return [(n, len(list(g))) for n,g in itertools.groupby(sizes)]
 
 def _bn_micro(m, x, kappa):
     "Batch norm of `kappa` equal micro-batches laid one after the other in `x`, each with its own statistics, in one call"
@@ -109,11 +105,10 @@ def _bn_micro(m, x, kappa):
     if upd:
         with torch.no_grad():
             mom,nbt = m.momentum,m.num_batches_tracked
+            if mom is not None: ws = (mom*(1-mom)**torch.arange(kappa-1, -1, -1, dtype=torch.float64)).to(rm.device, rm.dtype)
             for r,s in ((m.running_mean, rm.view(kappa, C)), (m.running_var, rv.view(kappa, C))):
                 if mom is None: n0 = nbt.item(); r.mul_(n0).add_(s.sum(0)).div_(n0 + kappa)    # cumulative average
-                else:
-                    ws = mom*(1-mom)**torch.arange(kappa-1, -1, -1, dtype=torch.float64)
-                    r.mul_((1-mom)**kappa).add_((ws.to(s.device, s.dtype)[:, None]*s).sum(0))
+                else: r.mul_((1-mom)**kappa).add_((ws[:, None]*s).sum(0))
             nbt.add_(kappa)
     y = y.reshape(M, kappa, C, -1).transpose(0, 1).reshape(x.shape)
     return y.clone() if y._is_view() else y      # (M or kappa 1: a view, which an in-place ReLU after it would rebase)
@@ -168,17 +163,13 @@ class _WGradOnce(torch.autograd.Function):
     def forward(ctx, x, weight, bias, m, stats):
         ctx.save_for_backward(x)
         ctx.m,ctx.stats = m,stats
-        ctx.cast = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else None
         return type(m).forward(m, x)
 
     @staticmethod
     def backward(ctx, go):
         (x,),m = ctx.saved_tensors,ctx.m
-        w = m.weight if ctx.cast is None else m.weight.to(ctx.cast)           # as the forward used it
-        gx = None
-        if ctx.needs_input_grad[0]:
-            if type(m) is nn.Linear: gx = go @ w.to(go.dtype)
-            else: gx = _conv_input_grad(m, x, w.to(go.dtype), go)
+        w,gx = m.weight.to(go.dtype),None         # the output's dtype: the weight as the forward used it (autocast included)
+        if ctx.needs_input_grad[0]: gx = go @ w if type(m) is nn.Linear else _conv_input_grad(m, x, w, go)
         gs = ctx.stats._stats(m, x, go, grads=True)
         if not gs: gs = _native_wgrads(m, x, go)                              # (the statistics were stopped)
         return gx,*[None if t is None or nm not in gs else gs[nm].to(t.dtype) for nm,t in (('weight', m.weight), ('bias', m.bias))],None,None
@@ -239,8 +230,8 @@ class OnePassStats:
         self.hooks,self.bns,self.once = [],[],[]; self.stop()
 
     def _fwd(self, m, inp, out):
-        if out.grad_fn is not None and type(out.grad_fn).__name__=='_WGradOnceBackward': return   # its backward does the work
         if not (self.active and self.alive() and torch.is_grad_enabled() and isinstance(out, Tensor) and out.requires_grad): return
+        if type(out.grad_fn).__name__=='_WGradOnceBackward': return      # its backward does the work
         x = inp[0]
         if x.shape[0]!=sum(self.sizes): return
         self._pending[m] = self._pending.get(m, 0) + 1
@@ -284,7 +275,7 @@ class OnePassStats:
             for s,e,i,j in self._runs(m):
                 xs,gs = _f32(x[s:e]),_f32(go[s:e])
                 for nm,c in ONE_PASS_RULES[type(m)](m, xs, gs, j-i).items():
-                    if grads: out[nm] = out[nm] + c.sum(0) if nm in out else c.sum(0)
+                    if grads: out[nm] = out[nm].add_(c.sum(0)) if nm in out else c.sum(0)
                     if not ps[nm].requires_grad: continue
                     if not shared: self._add_squares(ps[nm], c, i); continue
                     acc = self._acc.setdefault(m, {})

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fastai.basics import *
 from fastai.callback.schedule import ParamScheduler, LRFinder
 from fastai.callback.training import GradientAccumulation
-from fastai.torch_core import find_bs, num_distrib, rank_distrib
+from fastai.torch_core import find_bs, rank_distrib
 from .optimizer import BSIWarning
 from .microbatch import inference_pass
 from .distributed import world_size
