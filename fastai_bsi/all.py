@@ -13,5 +13,8 @@ from .microbatch import *
 from .noise_scale import *
 from .scaler import *
 from .distributed import *
-from . import optimizer as _opt, microbatch as _mb, noise_scale as _ns, scaler as _sc, distributed as _dist
-__all__ = _opt.__all__ + _mb.__all__ + _ns.__all__ + _sc.__all__ + _dist.__all__
+from .callbacks import *
+from .kernels import fold_micro_grads, fold_into_moments, fold_sums
+from . import optimizer as _opt, microbatch as _mb, noise_scale as _ns, scaler as _sc, distributed as _dist, callbacks as _cbs
+__all__ = (_opt.__all__ + _mb.__all__ + _ns.__all__ + _sc.__all__ + _dist.__all__ + _cbs.__all__
+           + ['fold_micro_grads', 'fold_into_moments', 'fold_sums'])

@@ -12,6 +12,7 @@ import torch.distributed as dist
 from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 from torch.nn.parallel import DistributedDataParallel
 from .optimizer import *
+from .callbacks import attached, at_fit_end
 from fastai.callback.training import GradientClip
 try: from fastai.distributed import DistributedTrainer, DistributedDL
 except (ImportError, NameError): DistributedTrainer = DistributedDL = None   # fastai.distributed needs `accelerate`
@@ -35,9 +36,8 @@ def check_bsi_distrib(
     learn:Learner # Its optimizer (learn.opt, already created) and callbacks are checked
 ):
     "Raise if `learn` trains a batch size invariant optimizer on several processes without `MicroBatchGrads`"
-    from fastai_bsi.microbatch import MicroBatchGrads   # (microbatch imports this module)
     if world_size() <= 1 or not is_bsi_opt(learn.opt): return
-    if any(isinstance(cb, MicroBatchGrads) for cb in learn.cbs): return
+    if attached(learn, 'micro_batch_grads') is not None: return
     if getattr(learn.opt, 'missing_stats', None) == 'ignore': return
     raise RuntimeError(f"A batch size invariant optimizer is trained on {world_size()} processes without "
         "`MicroBatchGrads`: DDP would average the gradients and the optimizer would square that average, which is "
@@ -54,10 +54,9 @@ if DistributedTrainer is not None and not hasattr(DistributedTrainer, '_before_f
     @patch
     def before_fit(self:DistributedTrainer):
         "Check the batch size invariant setup (`check_bsi_distrib`), wrap `model` and `dls` as fastai does"
-        from fastai_bsi.microbatch import MicroBatchGrads   # (microbatch imports this module)
         check_bsi_distrib(self.learn)
         bns = [m for m in self.learn.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        if (any(isinstance(cb, MicroBatchGrads) for cb in self.learn.cbs)
+        if (attached(self.learn, 'micro_batch_grads') is not None
             and any(isinstance(m, nn.SyncBatchNorm) or self.sync_bn for m in bns)):
             warnings.warn(_sync_bn_msg, BSIWarning)
         self._before_fit_nobsi()
@@ -206,6 +205,7 @@ class CommCounter(Callback):
                 counter.py_bytes += tensor.numel()*tensor.element_size(); counter.py_calls += 1
             return counter._orig(tensor, *args, **kwargs)
         dist.all_reduce = _all_reduce
+        at_fit_end(self.learn, self._put_back)         # however the fit ends, an error included
 
     def _hook(self, pg, bucket):
         b = bucket.buffer()
@@ -218,8 +218,11 @@ class CommCounter(Callback):
         "Count optimizer steps"
         self.n_steps += 1
     def after_fit(self):
-        "Put back `torch.distributed.all_reduce`"
-        dist.all_reduce = self._orig
+        "Put back `torch.distributed.all_reduce` (also done if the fit raises)"
+        self._put_back()
+
+    def _put_back(self):
+        if getattr(self, '_orig', None) is not None: dist.all_reduce,self._orig = self._orig,None
 
     @property
     def per_step(self) -> dict:

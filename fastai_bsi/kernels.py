@@ -14,7 +14,7 @@ from fastai.optimizer import debias
 
 # %% auto #0
 __all__ = ['ROW_COLS', 'COMPILE_MIN_NUMEL', 'CPU_BACKEND', 'BSIWarning', 'StepRecord', 'trust_ratio', 'kernel_row', 'fold_pass',
-           'bsi_step']
+           'bsi_step', 'fold_micro_grads', 'fold_into_moments', 'fold_sums']
 
 # %% ../nbs/01a_kernels.ipynb #ff618b9e
 class BSIWarning(UserWarning):
@@ -331,3 +331,49 @@ def bsi_step(
                   [r.state['grad_avg'] for r in sub], [r.state['sqr_avg'] for r in sub], **kw)
         paths['foreach'] += len(rs)
     return paths
+
+# %% ../nbs/01a_kernels.ipynb #cb2154f6
+def fold_micro_grads(
+    grads:list, # One micro-batch's gradients gₖ, a tensor per parameter
+    sums:list, # Running sums a, updated in place
+    sqr_sums:list, # Running sums of squares q, updated in place
+    n:int=1, # The micro-batch's number of samples nₖ (its weight)
+    first:bool=False, # Zero the sums first (the step's first micro-batch)
+):
+    "Add `n*g` to `sums` and `n*g*g` to `sqr_sums` for the micro-batch gradients `grads` (overwrite if `first`)"
+    fold_pass(grads, grads, sums, sqr_sums, 1., 1., n, n, over=first)
+
+# %% ../nbs/01a_kernels.ipynb #2056c77f
+def fold_into_moments(
+    ps:list, # Parameters (their values enter only with L2 regularisation)
+    grads:list, # Their gradients gₖ on one micro-batch
+    ms:list, # First moments m, updated in place
+    vs:list, # Second moments v, updated in place
+    mom:float, # β₁
+    sqr_mom:float, # β₂
+    w:float, # The micro-batch's weight wₖ = nₖ/N in the step
+    l2:float=0., # L2 coefficient λ added to each micro-batch gradient (0: none)
+    first:bool=False, # First micro-batch of the step: decay the moments by β₁, β₂ first
+):
+    "Fold one micro-batch's gradients into Adam's moments: `m += (1-mom)*w*g`, `v += (1-sqr_mom)*w*g*g` (decayed if `first`)"
+    b1,b2 = (mom,sqr_mom) if first else (1.,1.)
+    fold_pass(ps, grads, ms, vs, b1, b2, (1-mom)*w, (1-sqr_mom)*w, l2=l2)
+
+
+def fold_sums(
+    p:Tensor, # Parameter (its value enters only with L2 regularisation)
+    g:Tensor, # The batch's mean gradient ḡ = Σₖ nₖgₖ / B
+    sq:Tensor, # Σₖ nₖgₖ² over the batch's micro-batches (from fastai_bsi.one_pass)
+    m:Tensor, # First moment, updated in place
+    v:Tensor, # Second moment, updated in place
+    mom:float, sqr_mom:float, # β₁, β₂
+    w:float, # The batch's weight Σₖ wₖ = B/N in the step
+    fw:float, # The weight of one sample, 1/N
+    l2:float=0., # L2 coefficient λ (0: none)
+    first:bool=False, # First fold of the step: decay the moments first
+):
+    "Fold a whole batch of micro-batches at once: `m += (1-mom)*sum_k w_k G_k`, `v += (1-sqr_mom)*sum_k w_k G_k^2`"
+    A,S = g*w,sq*fw                                            # sum_k w_k g_k and sum_k w_k g_k^2, w_k = n_k/N
+    if l2: S = S + 2*l2*p*A + (l2*l2*w)*p*p; A = A + (l2*w)*p   # G_k = g_k + l2 p
+    if first: m.mul_(mom); v.mul_(sqr_mom)
+    m.add_(A, alpha=1-mom); v.add_(S, alpha=1-sqr_mom)

@@ -7,65 +7,30 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/microbatch.html.md"""
 # %% ../nbs/01_microbatch.ipynb #608060df
 from __future__ import annotations
 from fastai.basics import *
-from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.training import GradientClip, GradientAccumulation
 from fastai.callback.mixup import MixHandler
+from torch.utils.hooks import RemovableHandle
 from .optimizer import *
-from .kernels import fold_pass
+from .kernels import fold_micro_grads, fold_into_moments, fold_sums   # (defined here before)
+from .callbacks import inference_pass, at_fit_end
 from .one_pass import OnePassStats, check_one_pass
-from .distributed import FlatMicroStats, DDPReduction, find_ddp
-import math
+from .distributed import DDPReduction, find_ddp
+from .modes import _check_micro_bs, _split_idxs, _slice_b, _Sums, _OnePass, _Fold
+import math, collections
 
 # %% auto #0
-__all__ = ['fold_micro_grads', 'inference_pass', 'MicroBatchGrads', 'fold_into_moments', 'fold_sums']
-
-# %% ../nbs/01_microbatch.ipynb #cb2154f6
-def fold_micro_grads(
-    grads:list, # One micro-batch's gradients gₖ, a tensor per parameter
-    sums:list, # Running sums a, updated in place
-    sqr_sums:list, # Running sums of squares q, updated in place
-    n:int=1, # The micro-batch's number of samples nₖ (its weight)
-    first:bool=False, # Zero the sums first (the step's first micro-batch)
-):
-    "Add `n*g` to `sums` and `n*g*g` to `sqr_sums` for the micro-batch gradients `grads` (overwrite if `first`)"
-    fold_pass(grads, grads, sums, sqr_sums, 1., 1., n, n, over=first)
-
-# %% ../nbs/01_microbatch.ipynb #78ee83b1
-def _check_micro_bs(bs, micro_bs):
-    if bs % micro_bs: raise ValueError(f"`micro_bs`={micro_bs} does not divide the batch of {bs} samples: use a batch "
-                                       f"size that is a multiple of `micro_bs`")
-
-def _split_sizes(n, micro_bs):
-    "The sizes of $\\lceil n/M \\rceil$ micro-batches of `n` samples that differ by at most one"
-    k = -(-n // micro_bs)
-    q,r = divmod(n, k)
-    return [q+1]*r + [q]*(k-r)
-
-def _split_idxs(n, micro_bs):
-    "Slices cutting `n` samples into those micro-batches, in order"
-    sizes = _split_sizes(n, micro_bs)
-    return [slice(int(e-s), int(e)) for e,s in zip(np.cumsum(sizes), sizes)]
-
-def _slice_b(b, s): return tuple(o[s] for o in b)
-
-
-# %% ../nbs/01_microbatch.ipynb #4788cc33
-def inference_pass(
-    learn:Learner # The Learner whose event is being handled
-) -> bool:
-    "Whether `learn` is inside one of fastai's inference passes (`get_preds`, `predict`, `validate`), not a fit"
-    lock = getattr(learn, 'lock', None)
-    return lock is not None and lock.locked()
+__all__ = ['MicroBatchGrads']
 
 # %% ../nbs/01_microbatch.ipynb #58b9549a
 class MicroBatchGrads(Callback):
     "Hand the optimizer the mean gradient (`p.grad`) and mean squared gradient (`p.sqr_grad`) over micro-batches"
-    order = GradientClip.order+1
+    order,name = GradientClip.order+1,'micro_batch_grads'   # `name`: subclasses are `learn.micro_batch_grads` too
     def __init__(self,
         micro_bs:int|None=None, # Split mode: samples per micro-batch; must divide the DataLoader batch size
         n_acc:int|None=None, # Accumulate mode: DataLoader batches per optimizer step (each one micro-batch, or split in one pass)
         fold:bool=False, # Fold each micro-batch gradient straight into the moments of adam_bsi/lamb_bsi (less memory)
         one_pass:bool|str=False, # Split mode: the statistics from one forward/backward pass (True, or 'auto': the loop where a layer has no rule)
+        wgrad_once:bool=False, # One pass: Linear and convolution weight gradients from the micro-batch sums, not autograd (to measure on GPUs; slower on CPUs)
     ):
         if one_pass not in (True, False, 'auto'): raise ValueError(f"`one_pass` must be True, False or 'auto', got {one_pass!r}")
         if micro_bs is None and n_acc is None or micro_bs is not None and n_acc is not None and not one_pass:
@@ -73,18 +38,20 @@ class MicroBatchGrads(Callback):
                              "`one_pass=True` (each batch split into micro-batches in one pass, `n_acc` batches per step)")
         if one_pass and micro_bs is None:
             raise ValueError("`one_pass` computes the statistics of the micro-batches of one batch: it needs `micro_bs`")
-        for nm,v in (('micro_bs',micro_bs), ('n_acc',n_acc)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int,np.integer)) or v < 1):
-                raise ValueError(f"`{nm}` must be a positive integer, got {v!r}")
-        if not isinstance(fold, bool): raise ValueError(f"`fold` must be True or False, got {fold!r}")
-        self.micro_bs,self.n_acc,self.fold = micro_bs,(1 if n_acc is None else int(n_acc)),fold
-        self.split,self.one_pass = micro_bs is not None,one_pass
-        self.fold_listeners = []     # fold mode: `f(p, g, w)` for each micro-batch gradient `g` of weight `w`, before folding
-        self.stats,self.reduction,self.split_kappa = None,None,1  # the mode's strategy and the DDP reduction, made by `before_fit`
+        if micro_bs is not None: _check_pos_int(micro_bs, 'micro_bs')
+        if n_acc is not None: _check_pos_int(n_acc, 'n_acc')
+        for nm,v in (('fold',fold), ('wgrad_once',wgrad_once)):
+            if not isinstance(v, bool): raise ValueError(f"`{nm}` must be True or False, got {v!r}")
+        if wgrad_once and not one_pass: raise ValueError("`wgrad_once` is an option of the one pass: it needs `one_pass=True` or 'auto'")
+        self.micro_bs,self._n_acc,self._n_acc_next,self.fold = micro_bs,(1 if n_acc is None else int(n_acc)),None,fold
+        self.split,self.one_pass,self.wgrad_once = micro_bs is not None,one_pass,wgrad_once
+        self._fold_listeners = collections.OrderedDict()   # fold mode: `f(p, g, w)` for each micro-batch gradient `g` of weight `w`, before folding
+        self._stats,self._reduction,self._clip,self.split_kappa = None,None,None,1  # made by `before_fit`
 
     def before_fit(self):
         "Check the settings, clear what a failed fit left, then make the mode's strategy (and the DDP reduction); patch `_do_one_batch` for the loop"
         if inference_pass(self.learn): return
+        self._apply_n_acc()
         bs = getattr(self.dls.train, 'bs', None)
         self._refuse_grad_acc(bs)
         self._warn_unread()
@@ -92,66 +59,68 @@ class MicroBatchGrads(Callback):
         if self.split and any(isinstance(cb, MixHandler) for cb in self.learn.cbs):
             raise ValueError("`MicroBatchGrads(micro_bs=...)` cannot split batches mixed by MixUp/CutMix (their loss needs the "
                              "whole batch): use `MicroBatchGrads(n_acc=...)` with smaller DataLoader batches instead")
-        self._teardown()                                                # what a fit that ended in an error left behind
+        self._teardown()                                                # what a fit outside `Learner.fit` left behind
         for p in self.learn.model.parameters(): p.__dict__.pop('sqr_grad', None)
         if isinstance(self.opt, BSIOptimizer): self.opt.cancel_fold()
-        self.clip = first(cb for cb in self.learn.cbs if isinstance(cb, GradientClip))
+        self._clip = first(cb for cb in self.learn.cbs if isinstance(cb, GradientClip))
         if self.fold: _Fold.refuse(self)
+        at_fit_end(self.learn, self._teardown)                          # however the fit ends, an error included
         ddp = find_ddp(self.learn.model)
         if ddp is not None:
-            self.reduction = DDPReduction(ddp)
-            self.reduction.check_same(self._settings(bs))
+            self._reduction = DDPReduction(ddp)
+            self._reduction.check_same(self._settings(bs))
         one = self._start_one_pass() if self.split and self.one_pass else None
-        if self.split and one is None and self.n_acc > 1:
+        if self.split and one is None and self._n_acc > 1:
             raise ValueError("`one_pass='auto'` fell back to the loop of micro-batch passes, which cannot "
                              "also accumulate `n_acc` batches: use `micro_bs` or `n_acc` alone")
-        self.stats = (_Fold if self.fold else _Sums if one is None else _OnePass)(self, self.reduction, one)
-        if self.reduction is not None: self.reduction.start()
-        if self.split and one is None: self._patch_do_one_batch()      # instance attribute, removed in after_fit
+        self._stats = (_Fold if self.fold else _Sums if one is None else _OnePass)(self, self._reduction, one)
+        if self._reduction is not None: self._reduction.start()
+        if self.split and one is None: self._patch_do_one_batch()      # instance attribute, removed at the fit's end
 
     def before_batch(self):
-        "One pass: tell the layer hooks the micro-batch sizes of this training batch"
-        if self.stats is not None: self.stats.before_batch()
+        "At a step boundary, take a new `n_acc`; one pass: tell the layer hooks the micro-batch sizes of this training batch"
+        if self._n_acc_next is not None and self.count == 0 and self.training: self._apply_n_acc()
+        if self._stats is not None: self._stats.before_batch()
 
     def before_backward(self):
         "Fold mode: the micro-batch's weight in the step, and at a step's first micro-batch the moments' decay"
-        if self.stats is not None: self.stats.before_backward()
+        if self._stats is not None: self._stats.before_backward()
 
     def after_backward(self):
         "Add this micro-batch's gradient to the step's statistics; at the step's last micro-batch put the mean gradient in `p.grad`"
-        if self.stats is not None: self.stats.after_backward()
+        if self._stats is not None: self._stats.after_backward()
 
     def before_step(self):
         "Set `p.sqr_grad`: mean squared micro-batch gradient, unscaled by the loss scale and clipped like `p.grad`"
-        if self.stats is not None: self.stats.before_step()
+        if self._stats is not None: self._stats.before_step()
 
     def after_cancel_batch(self):
         "Another callback cancelled the batch: drop its gradient (split mode: its micro-batches; a finished step: its statistics)"
-        if self.stats is not None: self.stats.after_cancel_batch()
+        if self._stats is not None: self._stats.after_cancel_batch()
 
     def after_cancel_step(self):
         "Fold mode: a cancelled step cannot take out what was folded, so it stops the fit with an error"
-        if self.stats is not None: self.stats.after_cancel_step()
+        if self._stats is not None: self._stats.after_cancel_step()
 
     def after_batch(self):
         "Remove `p.sqr_grad` after a step, so it is never reused (a folded step closed itself in `step`)"
-        if self.stats is not None: self.stats.after_batch()
+        if self._stats is not None: self._stats.after_batch()
 
     def after_train(self):
         "Fold mode: at the end of each epoch's training, finish a step left open, so validation and checkpoints see it"
-        if self.stats is not None: self.stats.after_train()
+        if self._stats is not None: self._stats.after_train()
 
     def after_fit(self):
         "Fold mode: take a step left unfinished; then remove the `_do_one_batch` patch, the hooks and the buffers"
         if inference_pass(self.learn): return
-        if self.stats is not None: self.stats.after_fit()
+        if self._stats is not None: self._stats.after_fit()
         self._teardown()
 
     def _teardown(self):
         "Undo what `before_fit` set up: the `_do_one_batch` patch, the strategy's hooks and buffers, DDP's `no_sync`"
         if self.learn is not None: self.learn.__dict__.pop('_do_one_batch', None)
-        if self.stats is not None: self.stats.teardown(); self.stats = None
-        if self.reduction is not None: self.reduction.stop(); self.reduction = None
+        if self._stats is not None: self._stats.teardown(); self._stats = None
+        if self._reduction is not None: self._reduction.stop(); self._reduction = None
 
     def _refuse_grad_acc(self, bs):
         "fastai's `GradientAccumulation` adds gradients over batches behind the statistics' back: refuse it, naming what does the same"
@@ -185,7 +154,7 @@ class MicroBatchGrads(Callback):
             warnings.warn(f"`one_pass='auto'`: the loop of micro-batch passes is used, as some layers have no one-pass rule: {what}", BSIWarning)
             return None
         learn = self.learn
-        return OnePassStats(learn.model, alive=lambda: self.learn is learn and self in learn.cbs)
+        return OnePassStats(learn.model, alive=lambda: self.learn is learn and self in learn.cbs, wgrad_once=self.wgrad_once)
 
     def _trainable(self): return [p for p in self.opt.all_params(with_grad=False).itemgot(0) if p.requires_grad]
 
@@ -194,7 +163,7 @@ class MicroBatchGrads(Callback):
         try: n_b = len(self.dls.train)
         except TypeError: n_b = -1
         return {'split mode': self.split, 'fold': self.fold, 'one pass': bool(self.one_pass), 'micro_bs': self.micro_bs or 0,
-                'n_acc': self.n_acc, 'DataLoader batch size': bs or 0, 'training batches': n_b,
+                'n_acc': self._n_acc, 'DataLoader batch size': bs or 0, 'training batches': n_b,
                 'trainable weights': sum(p.numel() for p in self._trainable())}
 
     def _patch_do_one_batch(self):
@@ -230,359 +199,48 @@ class MicroBatchGrads(Callback):
         learn._with_events(learn._step, 'step', CancelStepException)
         learn.opt.zero_grad()
 
+    def _apply_n_acc(self):
+        if self._n_acc_next is not None: self._n_acc,self._n_acc_next = self._n_acc_next,None
+
+    # What other callbacks read and set: `GradientNoiseScale`, `BatchSizeScaler`, a batch-size ramp (nothing else of this class)
     @property
     def kappa(self):
         "Micro-batches in the current optimizer step (on this process)"
-        return self.split_kappa*self.n_acc if self.split else self.n_acc
+        return self.split_kappa*self._n_acc if self.split else self._n_acc
 
-    # The step being gathered, as other callbacks (`GradientNoiseScale`) read it
-    count = property(lambda self: getattr(self.stats, 'count', 0), doc="Micro-batches of the step seen so far (this process)")
-    n_seen = property(lambda self: getattr(self.stats, 'n_seen', 0), doc="Samples of the step seen so far (after the last micro-batch: all processes')")
-    ready = property(lambda self: getattr(self.stats, 'ready', False), doc="Whether the step's statistics are complete (from its last micro-batch to `after_batch`)")
-    step_params = property(lambda self: getattr(self.stats, 'step_params', []), doc="The parameters the step updates, once `ready`")
-    pre_clip = property(lambda self: getattr(self.stats, 'pre_clip', None), doc="The mean gradient's norm before `GradientClip`, once `ready`")
-    ddp = property(lambda self: getattr(self.reduction, 'ddp', None), doc="The `DistributedDataParallel` model (None in one process)")
+    @property
+    def n_acc(self):
+        "DataLoader batches per optimizer step (1 in split mode, unless the one pass accumulates); settable, from the next step on"
+        return self._n_acc
+    @n_acc.setter
+    def n_acc(self, v):
+        _check_pos_int(v, 'n_acc')
+        if v > 1 and self.split and (self._stats is not None and self._stats.one is None or not self.one_pass):
+            raise ValueError(f"`n_acc`={v}: this `MicroBatchGrads` splits each batch in a loop of micro-batch passes, which "
+                             "cannot also accumulate batches; use `MicroBatchGrads(micro_bs=..., one_pass=True)` or `n_acc` alone")
+        self._n_acc_next = int(v)
+        if self._stats is None or (self.count == 0 and not self.ready): self._apply_n_acc()   # between steps: at once
 
-# %% ../nbs/01_microbatch.ipynb #87cdb95b
-class _Step:
-    "What every mode keeps of the optimizer step being gathered: micro-batches, samples, the parameters it updates"
-    def __init__(self, cb, reduction=None, one=None):
-        self.cb,self.reduction,self.one = cb,reduction,one   # the callback, the DDP reduction (None: one process), the one-pass hooks
-        self.count,self.n_seen,self.ready,self.step_params,self.acc_batches = 0,0,False,[],0
-        self.own_cancel,self.pre_clip,self.step_ps = False,None,set()
+    count = property(lambda self: getattr(self._stats, 'count', 0), doc="Micro-batches of the step seen so far (this process)")
+    n_seen = property(lambda self: getattr(self._stats, 'n_seen', 0), doc="Samples of the step seen so far (after the last micro-batch: all processes')")
+    ready = property(lambda self: getattr(self._stats, 'ready', False), doc="Whether the step's statistics are complete (from its last micro-batch to `after_batch`)")
+    step_params = property(lambda self: getattr(self._stats, 'step_params', []), doc="The parameters the step updates, once `ready`")
+    pre_clip = property(lambda self: getattr(self._stats, 'pre_clip', None), doc="The mean gradient's norm before `GradientClip`, once `ready`")
+    clip = property(lambda self: self._clip, doc="The Learner's `GradientClip` callback during a fit (None without one)")
+    ddp = property(lambda self: getattr(self._reduction, 'ddp', None), doc="The `DistributedDataParallel` model (None in one process)")
+    world = property(lambda self: 1 if self._reduction is None else self._reduction.world, doc="Processes whose micro-batches each step sums (1 without DDP)")
+    uses_one_pass = property(lambda self: getattr(self._stats, 'one', None) is not None, doc="Whether this fit computes the statistics in one pass (False for the loop, and outside a fit)")
+    fold_w = property(lambda self: getattr(self._stats, 'fold_w', None) if self.fold else None,
+                      doc="Fold mode: the weight $1/N$ of one sample in the step being folded ($N$ all processes' samples); None otherwise")
 
-    learn = property(lambda self: self.cb.learn)
-    opt = property(lambda self: self.cb.learn.opt)
-    def params(self): return [p for p,*_ in self.opt.all_params(with_grad=True)]
+    def on_fold(self,
+        f:Callable, # Called as `f(p, g, w)` with a micro-batch gradient `g` of `p` and its weight `w` in the step, before it is folded and freed
+    ) -> RemovableHandle:
+        "Fold mode: subscribe `f` to every micro-batch gradient; call `.remove()` on the handle returned to unsubscribe"
+        h = RemovableHandle(self._fold_listeners)
+        self._fold_listeners[h.id] = f
+        return h
 
-    def clear(self):
-        "Forget the step: its `p.sqr_grad` and its counts"
-        for p in self.step_params: p.__dict__.pop('sqr_grad', None)
-        self.count,self.n_seen,self.ready,self.step_params,self.acc_batches = 0,0,False,[],0
-
-    def teardown(self):
-        "The end of the fit: the one-pass hooks and batch norm patches removed, the step forgotten"
-        if self.one is not None: self.one.remove(); self.one = None
-        self.clear()
-
-    def before_batch(self):
-        "One pass, at a training batch: start the layer hooks with the batch's micro-batch sizes (stop them otherwise)"
-        if self.one is None: return
-        if not self.learn.training: self.one.stop(); return
-        cb = self.cb
-        cb.batch_n = find_bs(self.learn.yb)
-        sizes = _split_sizes(cb.batch_n, cb.micro_bs)
-        cb.split_kappa = len(sizes); self.one.start(sizes)
-
-    def after_cancel_batch(self):
-        "A batch cancelled by this strategy (accumulating) is skipped; one cancelled by another callback is dropped"
-        if self.own_cancel: self.own_cancel = False; return             # accumulating: the step comes later
-        self.drop_batch()
-        if self.one is not None: self.one.stop()
-
-    def after_batch(self):
-        if self.ready: self.clear()
-        if self.one is not None: self.one.stop()
-
-    def before_backward(self): pass
-    def before_step(self): pass
-    def after_cancel_step(self): pass
-    def after_train(self): pass
-    def after_fit(self): pass
-
-# %% ../nbs/01_microbatch.ipynb #b08161ef
-class _Sums(_Step):
-    "Split and accumulate modes: the running sums $a$, $q$ of each parameter, turned into `p.grad` and `p.sqr_grad` at the step"
-    def __init__(self, cb, reduction=None, one=None):
-        super().__init__(cb, reduction, one)
-        self.bufs,self.flat = {},None       # parameter -> (a, q); under DDP views into the flat buffer
-
-    def teardown(self): super().teardown(); self.bufs,self.flat = {},None
-
-    def _fold(self, ps, n, first=False):
-        if ps: fold_micro_grads([p.grad for p in ps], [self.bufs[p][0] for p in ps], [self.bufs[p][1] for p in ps], n=n, first=first)
-
-    def _start_step(self):
-        "At the step's first micro-batch: no parameter yet; under DDP the sums live in one zeroed `FlatMicroStats` buffer"
-        self.step_ps = set()
-        if self.reduction is not None:
-            self.flat = self.reduction.flat_for(self.flat, self.cb._trainable()); self.bufs = self.flat.bufs
-
-    def _new_bufs(self, ps):
-        "Buffers for parameters seen for the first time (under DDP all exist: a newly trainable one is an error)"
-        if self.flat is None:
-            for p in ps:
-                if p not in self.bufs: self.bufs[p] = (torch.empty_like(p), torch.empty_like(p))
-        elif any(p not in self.bufs for p in ps):
-            raise RuntimeError("A parameter got a gradient in the middle of a step but was not trainable at its start")
-
-    def after_backward(self):
-        "Fold this micro-batch's gradient into the sums; the step's last micro-batch ends the step"
-        ps = self.params()
-        if self.count==0: self._start_step()
-        n = find_bs(self.learn.yb)
-        self._new_bufs(ps)
-        if self.flat is None:
-            new = [p for p in ps if p not in self.step_ps]            # first gradient of this step (or unused until now)
-            if len(new)==len(ps): self._fold(ps, n, first=True)      # the sums are written, not added to
-            else: self._fold(new, n, first=True); self._fold([p for p in ps if p in self.step_ps], n)
-        else: self._fold(ps, n)                                      # (the flat buffer was zeroed)
-        self.step_ps.update(ps)
-        self.count += 1; self.n_seen += n
-        if self.count < self.cb.kappa:
-            for p in ps: p.grad = None
-            if not self.cb.split: self.own_cancel = True; raise CancelBatchException()
-            return
-        self.end_stats()
-
-    def end_stats(self):
-        "At the step's last micro-batch: sum over the processes, put the mean gradient in `p.grad`"
-        if self.reduction is not None:                                # sum over the processes: one all-reduce a step
-            self.step_ps,self.n_seen = self.reduction.reduce(self.flat, self.step_ps, self.n_seen)
-        # last micro-batch of the step: the mean gradient goes back into `p.grad` (for MixedPrecision and GradientClip)
-        ps = [p for p in self.opt.all_params(with_grad=False).itemgot(0) if p in self.step_ps]
-        for p in ps:
-            s = self.bufs[p][0]
-            if p.grad is None: p.grad = s.div(self.n_seen).to(p.dtype)
-            else: p.grad.copy_(s).div_(self.n_seen)
-        self.step_params,self.ready = ps,True
-        if self.cb.clip is not None: self.pre_clip = _norm([p.grad for p in ps])
-
-    def before_step(self):
-        "`p.sqr_grad` = q / N, unscaled by the loss scale squared, times c² if `GradientClip` scaled `p.grad` by c"
-        if not self.ready: return
-        ps = self.step_params
-        sq = [self.bufs[p][1] for p in ps]
-        scale = 1.
-        scaler = getattr(self.learn, 'scaler', None)
-        if scaler is not None and scaler.is_enabled(): scale = scaler.get_scale()
-        torch._foreach_mul_(sq, 1/(self.n_seen*scale**2))
-        if self.cb.clip is not None:                                # GradientClip scaled p.grad by c: squares by c^2
-            c = _norm([p.grad for p in ps]) / (self.pre_clip/scale)
-            torch._foreach_mul_(sq, (c*c).clamp(max=1.).item())
-        for p,s in zip(ps, sq): p.sqr_grad = s if s.dtype==p.dtype else s.to(p.dtype)
-
-    def drop_batch(self):
-        "Drop a finished step's statistics (or a split batch's micro-batches) and every gradient: fastai's `zero_grad` was skipped"
-        if self.ready or (self.cb.split and self.cb.n_acc==1): self.clear()
-        for p in self.cb._trainable(): p.grad = None
-
-def _norm(ts): return torch.stack(torch._foreach_norm(ts)).norm() if ts else tensor(0.)
-
-# %% ../nbs/01_microbatch.ipynb #2056c77f
-def fold_into_moments(
-    ps:list, # Parameters (their values enter only with L2 regularisation)
-    grads:list, # Their gradients gₖ on one micro-batch
-    ms:list, # First moments m, updated in place
-    vs:list, # Second moments v, updated in place
-    mom:float, # β₁
-    sqr_mom:float, # β₂
-    w:float, # The micro-batch's weight wₖ = nₖ/N in the step
-    l2:float=0., # L2 coefficient λ added to each micro-batch gradient (0: none)
-    first:bool=False, # First micro-batch of the step: decay the moments by β₁, β₂ first
-):
-    "Fold one micro-batch's gradients into Adam's moments: `m += (1-mom)*w*g`, `v += (1-sqr_mom)*w*g*g` (decayed if `first`)"
-    b1,b2 = (mom,sqr_mom) if first else (1.,1.)
-    fold_pass(ps, grads, ms, vs, b1, b2, (1-mom)*w, (1-sqr_mom)*w, l2=l2)
-
-
-def fold_sums(
-    p:Tensor, # Parameter (its value enters only with L2 regularisation)
-    g:Tensor, # The batch's mean gradient ḡ = Σₖ nₖgₖ / B
-    sq:Tensor, # Σₖ nₖgₖ² over the batch's micro-batches (from fastai_bsi.one_pass)
-    m:Tensor, # First moment, updated in place
-    v:Tensor, # Second moment, updated in place
-    mom:float, sqr_mom:float, # β₁, β₂
-    w:float, # The batch's weight Σₖ wₖ = B/N in the step
-    fw:float, # The weight of one sample, 1/N
-    l2:float=0., # L2 coefficient λ (0: none)
-    first:bool=False, # First fold of the step: decay the moments first
-):
-    "Fold a whole batch of micro-batches at once: `m += (1-mom)*sum_k w_k G_k`, `v += (1-sqr_mom)*sum_k w_k G_k^2`"
-    A,S = g*w,sq*fw                                            # sum_k w_k g_k and sum_k w_k g_k^2, w_k = n_k/N
-    if l2: S = S + 2*l2*p*A + (l2*l2*w)*p*p; A = A + (l2*w)*p   # G_k = g_k + l2 p
-    if first: m.mul_(mom); v.mul_(sqr_mom)
-    m.add_(A, alpha=1-mom); v.add_(S, alpha=1-sqr_mom)
-
-# %% ../nbs/01_microbatch.ipynb #a2dafedd
-_cancel_msg = ("A callback cancelled {} after `MicroBatchGrads(fold=True)` had folded micro-batch gradients of the step "
-    "into the optimizer's moments. Folded gradients cannot be taken out again, so the moments no longer match the "
-    "weights and the fit stops here (the weights are those of the last step; reload a checkpoint for the moments). "
-    "With callbacks that cancel batches or steps use `fold=False`, which drops a cancelled step's statistics; in "
-    "accumulate mode fold mode can skip a batch cancelled before its backward pass (at `after_loss`, say).")
-
-class _Fold(_Step):
-    "Fold mode: each micro-batch gradient goes straight into the moments of a `BSIOptimizer`, in a hook, and is freed"
-    @staticmethod
-    def refuse(cb):
-        "At `before_fit`: refuse what cannot work without a mean gradient, naming why"
-        why = None
-        if not isinstance(cb.opt, BSIOptimizer): why = f"the optimizer is a {type(cb.opt).__name__}, not `adam_bsi`/`lamb_bsi`"
-        elif cb.clip is not None: why = "`GradientClip` needs the mean gradient, which folding never forms"
-        elif getattr(getattr(cb.learn, 'scaler', None), 'is_enabled', lambda: False)():
-            why = "fp16 loss scaling must see the whole step's gradients for overflow before they reach the moments (bf16 works)"
-        if why: raise ValueError(f"`MicroBatchGrads(fold=True)` cannot be used here: {why}. Use `fold=False`.")
-
-    def __init__(self, cb, reduction=None, one=None):
-        "Hook every trainable parameter; under DDP the moments become views into one flat buffer"
-        super().__init__(cb, reduction, one)
-        opt = self.opt
-        self.group_of = {p:i for i,pg in enumerate(opt.param_lists) for p in pg}
-        self.mb_folded,self.folding,self.fold_wp = False,False,{}      # (before_fit cancelled any fold left open)
-        tps,self.world,self.flat = cb._trainable(),1,None
-        if reduction is not None:                      # the moments become views into one buffer, all-reduced once a step
-            self.flat,self.world = FlatMicroStats(tps),reduction.world
-            for p in tps:
-                st = opt.state[p]
-                if st.get('sqr_avg') is not None:
-                    for k,b in zip(('grad_avg', 'sqr_avg'), self.flat.bufs[p]): b.copy_(st[k]); st[k] = b
-        self.group_ps = [[p for p in tps if self.group_of[p]==i] for i in range(len(opt.param_lists))]
-        self.hooks = [p.register_post_accumulate_grad_hook(self.hook) for p in tps]
-        hooked = set(tps)
-        self.unhooked = [p for pg in opt.param_lists for p in pg if p not in hooked]   # frozen when the fit started
-
-    def teardown(self):
-        for h in self.hooks: h.remove()
-        self.hooks,self.folding = [],False
-        super().teardown()
-
-    def before_backward(self):
-        "The weight $n_k/N$ of this micro-batch and, at a step's first one, $\\beta_1$, $\\beta_2$, $\\lambda$ per group"
-        cb,n = self.cb,find_bs(self.learn.yb)
-        if self.count==0:
-            self.step_ps,self.fold_wp = set(),{}
-            N = cb.batch_n if cb.split and cb.n_acc==1 else cb.n_acc*(getattr(cb.dls.train, 'bs', None) or n)
-            self.fold_w,l2 = 1/(N*self.world),(1. if self.opt.decouple_wd is False else 0.)
-            self.fold_h = [(float(h['mom']), float(h['sqr_mom']), l2*float(h['wd']), h.get('do_wd')) for h in self.opt.hypers]
-            if self.flat is not None: self._scale_moments(lambda b: b/self.world)
-        self.fold_n,self.folding,self.mb_folded = n,True,False
-
-    def _scale_moments(self, f, ps=None):
-        "Multiply the moments of `ps` (default: all trainable) by `f(mom)` and `f(sqr_mom)` of their group"
-        bufs = (lambda p: self.flat.bufs[p]) if self.flat is not None else (lambda p: (self.opt.state[p]['grad_avg'], self.opt.state[p]['sqr_avg']))
-        with torch.no_grad():
-            for gps,(mom,sqr_mom,*_) in zip(self.group_ps, self.fold_h):
-                gps = gps if ps is None else [p for p in gps if p in ps]
-                if not gps: continue
-                torch._foreach_mul_([bufs(p)[0] for p in gps], f(mom))
-                torch._foreach_mul_([bufs(p)[1] for p in gps], f(sqr_mom))
-
-    def hook(self, p):
-        "Fold `p.grad` into `p`'s moments and free it (runs inside `backward`)"
-        cb = self.cb
-        if not self.folding or p.grad is None or cb.learn is None or cb not in cb.learn.cbs or cb.stats is not self: return
-        mom,sqr_mom,l2,do_wd = self.fold_h[self.group_of[p]]
-        st = self.opt.state[p]
-        if st.get('sqr_avg') is None:
-            if self.flat is None: st['grad_avg'],st['sqr_avg'] = torch.zeros_like(p),torch.zeros_like(p)
-            elif p in self.flat.bufs: st['grad_avg'],st['sqr_avg'] = self.flat.bufs[p]
-            else: raise RuntimeError("A parameter got a gradient under DDP but was not trainable when the fit started")
-        if not (st.get('do_wd', True) if do_wd is None else do_wd): l2 = 0.
-        w,first_ = self.fold_n*self.fold_w,self.flat is None and p not in self.step_ps
-        if self.one is not None and self.one.active:  # one pass: the whole batch's sums, from the layer hooks
-            sq = self.one.sq.pop(p, None)
-            if sq is None: raise RuntimeError("`one_pass`: a parameter got a gradient but no statistics from its layer's hook: "
-                                              "use `one_pass=False`")
-            with torch.no_grad(): fold_sums(p, p.grad, sq, st['grad_avg'], st['sqr_avg'], mom, sqr_mom, w, self.fold_w, l2, first_)
-        else:
-            for f in cb.fold_listeners: f(p, p.grad, w)  # e.g. `GradientNoiseScale`: sees each micro-batch gradient once
-            with torch.no_grad():                    # under DDP the moments were already decayed at the step's start
-                fold_into_moments([p], [p.grad], [st['grad_avg']], [st['sqr_avg']], mom, sqr_mom, w, l2=l2, first=first_)
-        self.step_ps.add(p); self.fold_wp[p] = self.fold_wp.get(p, 0.) + w
-        self.mb_folded = True; self.opt.begin_fold()   # the moments now hold part of an unfinished step
-        p.grad = None
-
-    def after_backward(self):
-        "Fold what no hook caught, count the micro-batch; at the step's last one, end the step"
-        self.folding = False
-        for p in self.unhooked:                      # unfrozen during the fit: no hook folded its gradient
-            if p.grad is not None: self.folding = True; self.hook(p); self.folding = False
-        if self.one is not None and self.one.active:           # one pass: all the batch's micro-batches at once
-            self.one.active = False; self.count += self.cb.split_kappa; self.n_seen += self.fold_n; self.acc_batches += 1
-            more = self.acc_batches < self.cb.n_acc
-        else: self.count += 1; self.n_seen += self.fold_n; more = self.count < self.cb.kappa
-        self.mb_folded = False                                   # counted: part of the step
-        if more:
-            if not self.cb.split or self.one is not None: self.own_cancel = True; raise CancelBatchException()
-            return
-        self.end_step()
-
-    def end_step(self):
-        "Under DDP sum the moments over the processes (one all-reduce); tell the optimizer which parameters were folded"
-        # a parameter stepped before takes part with a zero gradient, as the zero `p.grad` fastai's `zero_grad` leaves it
-        stepped = {p for gps in self.group_ps for p in gps if self.opt.state[p].get('step')}
-        if self.flat is not None:
-            used,self.n_seen = self.reduction.reduce(self.flat, self.fold_wp, self.n_seen)
-            self.fold_wp = dict(zip(self.flat.params, self.flat.used.tolist()))   # weights folded, summed over the processes
-            self._scale_moments(lambda b: 1/b if b else 1., set(self.flat.params) - used - stepped)   # idle: undo the decay
-            for p in used:
-                st = self.opt.state[p]
-                if st.get('sqr_avg') is None: st['grad_avg'],st['sqr_avg'] = self.flat.bufs[p]
-            self.step_ps = used | stepped
-        else:
-            idle = stepped - self.step_ps
-            if idle: self._scale_moments(lambda b: b, idle); self.step_ps |= idle
-        self._l2_rest()
-        self.opt.end_fold(self.step_ps)
-        self.step_params,self.ready = list(self.step_ps),True
-
-    def _l2_rest(self):
-        "L2: the micro-batches in which a parameter got no gradient still add $\\lambda w$ to its gradient (0 + $\\lambda w$)"
-        if self.opt.decouple_wd is not False: return                   # (LAMB's None: weight decay inside the trust ratio)
-        W = self.n_seen*self.fold_w                                     # the step's total weight (1 for a whole step)
-        with torch.no_grad():
-            for p in self.step_ps:
-                mom,sqr_mom,l2,do_wd = self.fold_h[self.group_of[p]]
-                st = self.opt.state[p]
-                miss = W - self.fold_wp.get(p, 0.)
-                if not l2 or miss <= 1e-9*W or not (st.get('do_wd', True) if do_wd is None else do_wd): continue
-                st['grad_avg'].add_(p, alpha=(1-mom)*l2*miss); st['sqr_avg'].addcmul_(p, p, value=(1-sqr_mom)*l2*l2*miss)
-
-    def finish_step(self):
-        "Take the step of the micro-batches folded since the last one, if the fit stops inside a step"
-        if self.count==0 or self.ready or (self.flat is None and not self.step_ps): return
-        self.end_step(); self.opt.step(); self.clear()
-
-    after_train = after_fit = finish_step   # each epoch's training ends on a step boundary, and so does the fit
-
-    def drop_batch(self): self.cancelled('a batch (`CancelBatchException`)')
-
-    def after_cancel_step(self):
-        if self.ready: self.cancelled('an optimizer step (`CancelStepException`)')
-
-    def cancelled(self, what):
-        "A cancelled micro-batch that folded nothing is skipped; otherwise end the fit with the reason"
-        started,self.folding = self.folding,False
-        if self.ready or self.mb_folded or (self.cb.split and self.one is None and self.count):   # (one pass: between batches)
-            self.cb._teardown(); self.opt.cancel_fold()
-            raise RuntimeError(_cancel_msg.format(what))
-        if started and self.count==0 and self.flat is not None:     # undo the decay of the step's start (done again next time)
-            self._scale_moments(lambda b: self.world/b if b else 1.)
-
-# %% ../nbs/01_microbatch.ipynb #74544391
-class _OnePass(_Sums):
-    "One pass: the layer hooks give the batch's sums for all its micro-batches at once; the rest is `_Sums`'"
-    def after_backward(self):
-        "Put the batch's sums into the buffers, $a = B\\bar g$ and $q = \\sum_k n_k g_k^2$; the step's last batch ends the step"
-        one = self.one
-        if not one.active: return super().after_backward()
-        one.active,n = False,self.cb.batch_n
-        ps = self.params()
-        if self.acc_batches==0: self._start_step(); self.count,self.n_seen = 0,0
-        self._new_bufs(ps)
-        for p in ps:                                         # a layer not called in this batch: `zero_grad`'s zero gradient
-            if p not in one.sq and not p.grad.any(): one.sq[p] = torch.zeros_like(p.grad)
-        missing = [p for p in ps if p not in one.sq]
-        if missing: raise RuntimeError(f"`one_pass`: {len(missing)} parameters got a gradient but no statistics from their "
-                                       "layer's hook (a parameter used outside its module's forward?): use `one_pass=False`")
-        with torch.no_grad():
-            for p in ps:
-                a,q = self.bufs[p]
-                if p in self.step_ps: a.add_(p.grad, alpha=n); q.add_(one.sq.pop(p))
-                else: a.copy_(p.grad).mul_(n); q.copy_(one.sq.pop(p))      # (under DDP the flat buffer was zeroed)
-        one.sq = {}
-        self.step_ps.update(ps); self.count += self.cb.split_kappa; self.n_seen += n; self.acc_batches += 1
-        if self.acc_batches < self.cb.n_acc:                 # accumulating batches: the step comes later
-            for p in ps: p.grad = None
-            self.own_cancel = True; raise CancelBatchException()
-        self.end_stats()
+def _check_pos_int(v, name):
+    if isinstance(v, bool) or not isinstance(v, (int,np.integer)) or v < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {v!r}")

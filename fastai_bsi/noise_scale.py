@@ -10,7 +10,8 @@ import math, numbers, warnings
 from fastai.basics import *
 import torch.distributed as dist
 from .optimizer import BSIWarning
-from .microbatch import MicroBatchGrads, inference_pass
+from .microbatch import MicroBatchGrads
+from .callbacks import inference_pass, attached, at_fit_end
 from fastai.metrics import ValueMetric
 
 # %% auto #0
@@ -64,7 +65,7 @@ _fold_ddp_msg = ("GradientNoiseScale in fold mode under DDP pairs the micro-batc
 
 class GradientNoiseScale(Callback):
     "Estimate $|G|^2$, $\\mathrm{tr}(\\Sigma)$ and the gradient noise scale $B_\\text{simple}$ at every step from `MicroBatchGrads`' statistics"
-    order,run_valid = MicroBatchGrads.order+1,False
+    order,run_valid,name = MicroBatchGrads.order+1,False,'gradient_noise_scale'   # `name`: subclasses are `learn.gradient_noise_scale` too
     reads_micro_batch_stats = True    # `MicroBatchGrads` does not warn that nothing reads its statistics
     def __init__(self,
         beta:float=0.99, # Decay of the moving averages of |G|² and tr(Σ), per measured step (0: no smoothing)
@@ -74,7 +75,7 @@ class GradientNoiseScale(Callback):
             raise ValueError(f"`beta` must be a number in [0, 1), got {beta!r}")
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError(f"`every` must be a positive integer, got {every!r}")
-        self.beta,self.every,self.mbg,self._listening = float(beta),int(every),None,None
+        self.beta,self.every,self.mbg,self._listening = float(beta),int(every),None,None   # _listening: `MicroBatchGrads.on_fold`'s handle
         self.history,self.bufs,self._pending,self._ema,self._t = [],{},[],[0.,0.],0
 
     def before_fit(self):
@@ -85,12 +86,13 @@ class GradientNoiseScale(Callback):
         self._start_step()
         rec = getattr(self.learn, 'recorder', None)
         if rec is not None: rec.noise_scale = self.history; self._add_column()
-        self.mbg = first(cb for cb in self.learn.cbs if isinstance(cb, MicroBatchGrads))
+        at_fit_end(self.learn, self._put_back)                    # however the fit ends, an error included
+        self.mbg = attached(self.learn, 'micro_batch_grads')
         if self.mbg is None: self._warn(_single_msg); return
-        if self.mbg.fold and self.mbg.stats.one is not None:          # (runs after MicroBatchGrads.before_fit)
+        if self.mbg.fold and self.mbg.uses_one_pass:          # (runs after MicroBatchGrads.before_fit)
             raise ValueError("`GradientNoiseScale` cannot measure `MicroBatchGrads(fold=True, one_pass=True)`, where no micro-batch "
                              "gradient exists: use `fold=False` with `one_pass=True`, or `one_pass=False` with `fold=True`")
-        if self.mbg.fold: self.mbg.fold_listeners.append(self._listen); self._listening = self.mbg
+        if self.mbg.fold: self._listening = self.mbg.on_fold(self._listen)
 
     def _add_column(self):
         "`B_simple` as a column of the Recorder's table (and so of `CSVLogger`'s file), for this fit"
@@ -108,9 +110,12 @@ class GradientNoiseScale(Callback):
         self._metric = None
 
     def _unlisten(self):
-        if self._listening is not None and self._listen in self._listening.fold_listeners:
-            self._listening.fold_listeners.remove(self._listen)
+        if self._listening is not None: self._listening.remove()
         self._listening,self.bufs = None,{}
+
+    def _put_back(self):
+        "What the fit changed on the Learner and `MicroBatchGrads`: the listener and the metrics column"
+        self._unlisten(); self._drop_column()
 
     def _warn(self, msg):
         if not self._warned: self._warned = True; warnings.warn(msg, BSIWarning)
@@ -127,7 +132,7 @@ class GradientNoiseScale(Callback):
         if self.mbg.count == 0: self._start_step()
         n = find_bs(self.learn.yb)
         self._k += 1; self._n += n
-        if self.mbg.fold: w = n*self.mbg.stats.fold_w; self._w += w; self._w2 += w*w
+        if self.mbg.fold: w = n*self.mbg.fold_w; self._w += w; self._w2 += w*w
 
     def _listen(self, p, g, w):
         "Fold mode, inside `backward`: add $w_k g_k$ to `p`'s running sum $S$ and keep $|g_k|$, before `g` is folded and freed"
@@ -139,14 +144,12 @@ class GradientNoiseScale(Callback):
             else: torch.mul(g, w, out=s); self._seen.add(p)
             self._norms.append((w, torch.linalg.vector_norm(g).float()))
 
-    def _world(self): return 1 if self.mbg.reduction is None else self.mbg.reduction.world
-
     def before_step(self):
         "At each optimizer step: the step's estimates from `p.grad` and `p.sqr_grad` (or, in fold mode, the sums $S$)"
         if not self._active() or not self.mbg.ready: return
         self._steps += 1
         if not self._measure: return
-        world = self._world()
+        world = self.mbg.world
         if not self.mbg.fold: self._k = self.mbg.count          # micro-batches of the step (one pass: a single backward)
         if self._k*world < 2: return self._warn(_single_msg)
         if self.mbg.fold and world > 1 and self._k < 2: return self._warn(_fold_ddp_msg)
@@ -212,7 +215,7 @@ class GradientNoiseScale(Callback):
     def after_fit(self):
         "Complete the history; stop listening, free the fold mode sums, and take the `B_simple` column off the metrics"
         if inference_pass(self.learn): return
-        self._flush(); self._unlisten(); self._drop_column(); self.mbg = None
+        self._flush(); self._put_back(); self.mbg = None
 
     @property
     def g2(self):

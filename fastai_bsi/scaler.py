@@ -14,7 +14,7 @@ from fastai.callback.schedule import ParamScheduler, LRFinder
 from fastai.callback.training import GradientAccumulation
 from fastai.torch_core import find_bs, rank_distrib
 from .optimizer import BSIWarning
-from .microbatch import inference_pass
+from .callbacks import inference_pass, attached
 from .distributed import world_size
 
 # %% auto #0
@@ -106,7 +106,7 @@ def _bs_parts(learn):
     bs, n_acc = _dl_bs(learn), 1
     for cb in learn.cbs:
         if isinstance(cb, GradientAccumulation): n_acc *= math.ceil(cb.n_acc/bs)
-    mbg = getattr(learn, 'micro_batch_grads', None)
+    mbg = attached(learn, 'micro_batch_grads')
     if mbg is not None: n_acc *= int(getattr(mbg, 'n_acc', 1))
     return _BsParts(bs, n_acc, world_size())
 
@@ -282,27 +282,10 @@ class BatchSizeScaler(Callback):
         self._report(parts, k_bn, before, sched_start)
 
     def _report(self, parts, k_bn, before, sched_start):
-        ng = len(self._scaled.opt.hypers)
-        hps = {}
-        for n,vs in before.items():
-            b = sched_start.get(n, vs)
-            a = _groups(self._scale(n, b, self.k), ng) if self.rules[n] != 'none' else b
-            hps[n] = dict(rule=self.rules[n], offset=self.offsets[n], before=b, after=a, scheduled=n in sched_start)
-        bn = [(orig, new) for _,orig,new in self._scaled.bn]
-        self.record = dict(bs=self.eff_bs, ref_bs=self.ref_bs, k=self.k, k_bn=k_bn, per_step=self.per_step,
-                           hypers=hps, bn_mom=dict(rule=self.rules['bn_mom'], offset=self.offsets['bn_mom'], layers=bn),
-                           step_bs=[])
+        "Keep what was done in `record` (and `learn.recorder.bsi_record`), and print it"
+        self.record = _scaler_record(self, k_bn, before, sched_start)
         if hasattr(self.learn, 'recorder'): self.learn.recorder.bsi_record = self.record
-        if not self.verbose: return
-        how = f" ({parts.bs} per batch x {parts.n_acc} batches x {parts.world} processes)" if parts else " (given)"
-        lines = [f"BatchSizeScaler: bs={self.eff_bs}{how}, ref_bs={self.ref_bs}, k={self.k:.4g}"
-                 + (", rescaled per step" if self.per_step else "") + (", lr_find: lrs recorded unscaled" if self._lr_find else "")]
-        for n,h in hps.items():
-            extra = ' (schedule, start value)' if h['scheduled'] else ''
-            off = f", offset {h['offset']:g}" if h['offset'] != 1 else ''
-            lines.append(f"  {n:8s}{_fmt(h['before'])} -> {_fmt(h['after'])}  [{h['rule']}{off}]{extra}")
-        if bn: lines.append(f"  bn_mom  {len(bn)} layers, {bn[0][0]:.4g} -> {bn[0][1]:.4g}  [{self.rules['bn_mom']}, k={k_bn:.4g}]")
-        self._say('\n'.join(lines))
+        self._say(_record_text(self.record, parts, self._lr_find))
 
     def before_batch(self):
         "In per-step mode, rescale for the size of this batch; remember the unscaled lr for `lr_find`"
@@ -347,16 +330,7 @@ class BatchSizeScaler(Callback):
 
     def _check_noise(self):
         "`b_simple` of the Learner's `GradientNoiseScale` into `record['b_simple']`; warn once a fit if the batch exceeds it"
-        gns = getattr(self.learn, 'gradient_noise_scale', None)
-        b = getattr(gns, 'b_simple', None)
-        if self.record is None or gns is None: return b
-        self.record['b_simple'] = b
-        if b is not None and self.eff_bs > b and not self._noise_warned:
-            self._noise_warned = True
-            warnings.warn(f"The batch size {self.eff_bs} exceeds the measured gradient noise scale B_simple={b:.4g}: "
-                f"beyond B_simple a bigger batch buys less progress per sample, so the batch size rules (lr x k, "
-                f"beta^k) carried over from ref_bs={self.ref_bs} over-estimate the learning rate; consider a batch "
-                f"near B_simple (see `fastai_bsi.noise_scale`)", BSIWarning)
+        b,self._noise_warned = _check_noise_scale(attached(self.learn, 'gradient_noise_scale'), self.record, self._noise_warned)
         return b
 
     def _restore(self):
@@ -371,3 +345,42 @@ class BatchSizeScaler(Callback):
             if len(cur) == len(raw): opt.set_hyper(n, [r if c == s else c for c,r,s in zip(cur, raw, scaled)])
         for m,orig,new in st.bn:
             if m.momentum == new: m.momentum = orig
+
+# %% ../nbs/02_scaler.ipynb #bc19e5ec
+def _scaler_record(sc, k_bn, before, sched_start) -> dict:
+    "What the `BatchSizeScaler` `sc` did at `before_fit`: the ratio, each hyper-parameter before and after with its rule, batch norm"
+    ng = len(sc._scaled.opt.hypers)
+    hps = {}
+    for n,vs in before.items():
+        b = sched_start.get(n, vs)
+        a = _groups(sc._scale(n, b, sc.k), ng) if sc.rules[n] != 'none' else b
+        hps[n] = dict(rule=sc.rules[n], offset=sc.offsets[n], before=b, after=a, scheduled=n in sched_start)
+    bn = [(orig, new) for _,orig,new in sc._scaled.bn]
+    return dict(bs=sc.eff_bs, ref_bs=sc.ref_bs, k=sc.k, k_bn=k_bn, per_step=sc.per_step, hypers=hps,
+                bn_mom=dict(rule=sc.rules['bn_mom'], offset=sc.offsets['bn_mom'], layers=bn), step_bs=[])
+
+def _record_text(record, parts, lr_find) -> str:
+    "The report printed at `before_fit`: the batch size and its parts, then a line per hyper-parameter (before -> after)"
+    how = f" ({parts.bs} per batch x {parts.n_acc} batches x {parts.world} processes)" if parts else " (given)"
+    lines = [f"BatchSizeScaler: bs={record['bs']}{how}, ref_bs={record['ref_bs']}, k={record['k']:.4g}"
+             + (", rescaled per step" if record['per_step'] else "") + (", lr_find: lrs recorded unscaled" if lr_find else "")]
+    for n,h in record['hypers'].items():
+        extra = ' (schedule, start value)' if h['scheduled'] else ''
+        off = f", offset {h['offset']:g}" if h['offset'] != 1 else ''
+        lines.append(f"  {n:8s}{_fmt(h['before'])} -> {_fmt(h['after'])}  [{h['rule']}{off}]{extra}")
+    bn = record['bn_mom']['layers']
+    if bn: lines.append(f"  bn_mom  {len(bn)} layers, {bn[0][0]:.4g} -> {bn[0][1]:.4g}  [{record['bn_mom']['rule']}, k={record['k_bn']:.4g}]")
+    return '\n'.join(lines)
+
+def _check_noise_scale(gns, record, warned:bool):
+    "`(b_simple, warned)`: the measured noise scale of `gns` into `record['b_simple']`, warning once if the batch exceeds it"
+    b = getattr(gns, 'b_simple', None)
+    if record is None or gns is None: return b,warned
+    record['b_simple'] = b
+    if b is not None and record['bs'] > b and not warned:
+        warned = True
+        warnings.warn(f"The batch size {record['bs']} exceeds the measured gradient noise scale B_simple={b:.4g}: "
+            f"beyond B_simple a bigger batch buys less progress per sample, so the batch size rules (lr x k, "
+            f"beta^k) carried over from ref_bs={record['ref_bs']} over-estimate the learning rate; consider a batch "
+            f"near B_simple (see `fastai_bsi.noise_scale`)", BSIWarning)
+    return b,warned
