@@ -1,4 +1,4 @@
-"""The one pass with each weight gradient computed once (`OnePassStats(wgrad_once=True)`) against autograd's.
+"""The one pass with each weight gradient computed once (`MicroBatchGrads(..., one_pass=True, wgrad_once=True)`, an option to measure on GPUs) against autograd's.
 
     python bench/onepass_wgrad_once.py [--device cpu|cuda] [--rounds 3] [--batches 3] [--micro 8 32] [--px 32]
 
@@ -13,7 +13,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench import _dls, _time_fit, _mlp, machine
 from fastai.vision.all import *
 from fastai_bsi.all import *
-import fastai_bsi.one_pass as op
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--batches', type=int, default=3)
@@ -23,25 +22,17 @@ def main():
     dev = torch.device(a.device)
     if dev.type=='cpu': torch.set_num_threads(1)
     machine()
-    orig = op.OnePassStats.__init__
-    def with_once(once):
-        @functools.wraps(orig)
-        def init(self, model, max_numel=2**20, alive=None, wgrad_once=once): orig(self, model, max_numel, alive, wgrad_once)
-        return init
     print(f"{'net':>10s} {'micro':>6s} {'Adam s':>8s} {'autograd wgrad':>16s} {'wgrad once':>16s} {'once/autograd':>14s}")
-    try:
-        for nm,mk in (('xresnet18', lambda: xresnet18(n_out=10)), ('MLP', lambda: _mlp(sz=a.px))):
-            torch.manual_seed(0); model0 = mk().to(dev)
-            dls = _dls(128*(a.batches+1), 128, a.px, dev)
-            for m in a.micro:
-                res = {}
-                for _ in range(a.rounds):
-                    res.setdefault('adam', []).extend(_time_fit(model0, dls, Adam, [], a.batches+1, dev))
-                    for once in (False, True):
-                        op.OnePassStats.__init__ = with_once(once)
-                        res.setdefault(once, []).extend(_time_fit(model0, dls, adam_bsi, [MicroBatchGrads(micro_bs=m, one_pass=True)], a.batches+1, dev))
-                b,f,t = (statistics.median(res[k]) for k in ('adam', False, True))
-                print(f"{nm:>10s} {m:6d} {b:8.3f} {f:8.3f} {f/b:6.2f}x {t:8.3f} {t/b:6.2f}x {t/f:13.2f}x", flush=True)
-    finally: op.OnePassStats.__init__ = orig
+    for nm,mk in (('xresnet18', lambda: xresnet18(n_out=10)), ('MLP', lambda: _mlp(sz=a.px))):
+        torch.manual_seed(0); model0 = mk().to(dev)
+        dls = _dls(128*(a.batches+1), 128, a.px, dev)
+        for m in a.micro:
+            res = {}
+            for _ in range(a.rounds):
+                res.setdefault('adam', []).extend(_time_fit(model0, dls, Adam, [], a.batches+1, dev))
+                for once in (False, True):
+                    res.setdefault(once, []).extend(_time_fit(model0, dls, adam_bsi, [MicroBatchGrads(micro_bs=m, one_pass=True, wgrad_once=once)], a.batches+1, dev))
+            b,f,t = (statistics.median(res[k]) for k in ('adam', False, True))
+            print(f"{nm:>10s} {m:6d} {b:8.3f} {f:8.3f} {f/b:6.2f}x {t:8.3f} {t/b:6.2f}x {t/f:13.2f}x", flush=True)
 
 if __name__ == '__main__': main()
