@@ -14,7 +14,8 @@ from .noise_scale import *
 from .scaler import *
 from .distributed import *
 from .callbacks import *
+from .ramp import *
 from .kernels import fold_micro_grads, fold_into_moments, fold_sums
-from . import optimizer as _opt, microbatch as _mb, noise_scale as _ns, scaler as _sc, distributed as _dist, callbacks as _cbs
-__all__ = (_opt.__all__ + _mb.__all__ + _ns.__all__ + _sc.__all__ + _dist.__all__ + _cbs.__all__
+from . import optimizer as _opt, microbatch as _mb, noise_scale as _ns, scaler as _sc, distributed as _dist, callbacks as _cbs, ramp as _ramp
+__all__ = (_opt.__all__ + _mb.__all__ + _ns.__all__ + _sc.__all__ + _dist.__all__ + _cbs.__all__ + _ramp.__all__
            + ['fold_micro_grads', 'fold_into_moments', 'fold_sums'])
