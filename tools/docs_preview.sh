@@ -12,13 +12,17 @@
 #      around each of its first images: plots and figures, which sit far below the top of the page).
 # Usage: bash tools/docs_preview.sh [--quick] [--check]
 #   --quick: reuse _proc/ for notebooks unchanged since last time
-#   --check: what CI runs (.ci/run): steps 1 and 2 and the link check, without Chromium, MathJax or screenshots
+#   --check: what CI runs (.ci/run): steps 1 and 2, the saved-outputs check and the link check, without Chromium,
+#            MathJax or screenshots
 # Needs: Python with the project installed ("pip install -e .[dev]"), Chromium (apt-get install chromium), npm (for
 # MathJax, once; or MATHJAX_DIR=/path/to/MathJax-2.7.x). nbconvert is pip-installed if missing.
+#   Between 1 and 2, tools/check_saved_outputs.py: every experiment notebook (06 onwards) is saved with at least one
+#   plot and one table, since the site shows only what the notebooks were saved with.
 #   Between 2 and 3, tools/check_links.py: every internal link of the rendered pages (href to a page of the site,
 #   with or without #anchor, and image src) must lead to a file in the output folder, and an anchor to an id there.
 # Exit status non-zero if nbdev-proc-nbs fails on any notebook or warns about a cell that mixes imports with other
-# code, rendering fails, an internal link or image is broken, or a page's maths does not render.
+# code, an experiment notebook is saved without a plot or a table, rendering fails, an internal link or image is
+# broken, or a page's maths does not render.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -101,6 +105,11 @@ if grep -q 'Found cells containing imports and other code' "$LOG"; then
   fail=1
 fi
 echo "processed: $(ls _proc/*.ipynb 2>/dev/null | wc -l) notebooks; failed:${failed_nbs:- none}"
+
+# The experiment pages show the outputs saved in their notebooks (nothing runs when the site is built): fail when one
+# is saved without a plot or a table, as 07 and 09 were (issue 33).
+say "experiment notebooks saved with a plot and a table (tools/check_saved_outputs.py)"
+python tools/check_saved_outputs.py nbs || { echo "FAILED: experiment notebook(s) saved without their results (above)"; fail=1; }
 
 say "render _proc/*.ipynb -> $OUT/*.html"
 [ $CHECK = 0 ] && ln -s "$MJ" "$OUT/mathjax"
