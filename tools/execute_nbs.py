@@ -2,6 +2,8 @@
 The experiment notebooks read the CPU-scale CSVs in results/, so their saved tables and plots are those runs'.
 Usage: python tools/execute_nbs.py nbs/06_paper_protocol.ipynb [...]"""
 import os, re, sys, time
+# One torch thread, as tools/docs_preview.sh: two threads fighting over 2 busy cores made one run take an hour
+for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"): os.environ.setdefault(_v, "1")
 from pathlib import Path
 from fastcore.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
