@@ -10,7 +10,6 @@ import warnings, os, contextlib, hashlib, importlib.resources, logging
 from pathlib import Path
 from typing import NamedTuple
 from fastai.basics import *
-from fastai.optimizer import debias
 
 # %% auto #0
 __all__ = ['ROW_COLS', 'COMPILE_MIN_NUMEL', 'CPU_BACKEND', 'BSIWarning', 'StepRecord', 'trust_ratio', 'kernel_row', 'fold_pass',
@@ -26,10 +25,12 @@ class StepRecord(NamedTuple):
     p: Tensor          # The parameter
     g: Tensor|None     # Its mean gradient $\bar g$ (`p.grad`), or None when folded
     s: Tensor|None     # Its mean squared micro-batch gradient $\overline{g^2}$ (`p.sqr_grad`), or None
-    state: dict        # `opt.state[p]`, with `grad_avg` ($m$), `sqr_avg` ($v$) and `step` already set
+    state: dict        # `opt.state[p]`, with `grad_avg` ($m$), `sqr_avg` ($v$), `step` and the βs' products already set
     hyper: dict        # The hyper-parameters of its group
     wd: float          # Its weight decay (0 if it has `do_wd=False`)
     step: int          # Its step count, this step included
+    bc1: float         # Bias correction of $m$: $1-\prod\beta_1$ over its steps, this one included
+    bc2: float         # Bias correction of $v$: $1-\prod\beta_2$
 
     @property
     def folded(self): return self.g is None
@@ -87,10 +88,9 @@ _kernels = dict(adam=_adam_kernel, lamb=_lamb_kernel)
 _pad_rows = dict(adam=kernel_row('adam', nstep=0, decay=1, l2=0, b1=0.9, d1=0.1, b2=0.99, d2=0.01, bc2=1, eps=1),
                  lamb=kernel_row('lamb', lr=0, wd=0, b1=0.9, d1=0.1, b2=0.99, d2=0.01, bc1=1, bc2=1, eps=1, max_trust=1))
 
-def _row(kind, hyper, wd, step, decouple_wd=True):
-    "The kernels' row of hyper-parameters for one group, weight decay and step count"
+def _row(kind, hyper, wd, bc1, bc2, decouple_wd=True):
+    "The kernels' row of hyper-parameters for one group, weight decay and pair of bias corrections (`StepRecord.bc1`, `bc2`)"
     mom,sqr_mom,eps,lr = float(hyper['mom']),float(hyper['sqr_mom']),float(hyper['eps']),float(hyper['lr'])
-    bc1,bc2 = debias(mom, 1-mom, step),debias(sqr_mom, 1-sqr_mom, step)
     b = dict(b1=mom, d1=1-mom, b2=sqr_mom, d2=1-sqr_mom, bc2=bc2, eps=eps)
     if kind=='lamb': return kernel_row('lamb', lr=lr, wd=wd, bc1=bc1, max_trust=float(hyper.get('max_trust', 10.)), **b)
     return kernel_row('adam', nstep=-lr/bc1, decay=1-lr*wd if decouple_wd else 1., l2=0. if decouple_wd else wd, **b)
@@ -159,13 +159,13 @@ def _moments_foreach(gs, ss, ms, vs, mom, sqr_mom):
     if ss is None: torch._foreach_addcmul_(vs, gs, gs, value=1-sqr_mom)
     else: torch._foreach_add_(vs, ss, alpha=1-sqr_mom)
 
-def _denom_foreach(vs, sqr_mom, eps, step):
-    "The denominators `sqrt(v_hat) + eps` (new tensors)"
-    d = torch._foreach_div(vs, debias(sqr_mom, 1-sqr_mom, step)); torch._foreach_sqrt_(d); torch._foreach_add_(d, eps)
+def _denom_foreach(vs, bc2, eps):
+    "The denominators `sqrt(v/bc2) + eps` (new tensors)"
+    d = torch._foreach_div(vs, bc2); torch._foreach_sqrt_(d); torch._foreach_add_(d, eps)
     return d
 
-def _adam_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, decouple_wd=True, folded=False, **kwargs):
-    "One `adam_bsi` step on lists of tensors sharing hyper-parameters and `step` (`ss=None`: no `p.sqr_grad`; `folded`: moments done)"
+def _adam_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, bc1, bc2, decouple_wd=True, folded=False, **kwargs):
+    "One `adam_bsi` step on lists of tensors sharing hyper-parameters and bias corrections (`ss=None`: no `p.sqr_grad`; `folded`: moments done)"
     if wd!=0 and decouple_wd: torch._foreach_mul_(ps, 1 - lr*wd)
     if not folded:
         if wd!=0 and not decouple_wd:
@@ -173,14 +173,14 @@ def _adam_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, decouple_
                 _micro_l2_foreach(ss, ps, gs, wd)
             torch._foreach_add_(gs, ps, alpha=wd)
         _moments_foreach(gs, ss, ms, vs, mom, sqr_mom)
-    d = _denom_foreach(vs, sqr_mom, eps, step)
-    torch._foreach_addcdiv_(ps, ms, d, value=-lr/debias(mom, 1-mom, step))
+    d = _denom_foreach(vs, bc2, eps)
+    torch._foreach_addcdiv_(ps, ms, d, value=-lr/bc1)
 
-def _lamb_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, step, max_trust=10., folded=False, **kwargs):
-    "One `lamb_bsi` step on lists of tensors sharing hyper-parameters and `step` (`ss=None`: no `p.sqr_grad`; `folded`: moments done)"
+def _lamb_foreach(ps, gs, ss, ms, vs, lr, mom, sqr_mom, eps, wd, bc1, bc2, max_trust=10., folded=False, **kwargs):
+    "One `lamb_bsi` step on lists of tensors sharing hyper-parameters and bias corrections (`ss=None`: no `p.sqr_grad`; `folded`: moments done)"
     if not folded: _moments_foreach(gs, ss, ms, vs, mom, sqr_mom)
-    d = _denom_foreach(vs, sqr_mom, eps, step)
-    u = torch._foreach_div(ms, debias(mom, 1-mom, step)); torch._foreach_div_(u, d); del d
+    d = _denom_foreach(vs, bc2, eps)
+    u = torch._foreach_div(ms, bc1); torch._foreach_div_(u, d); del d
     if wd!=0: torch._foreach_add_(u, ps, alpha=wd)
     r1,r2 = torch.stack(torch._foreach_norm(ps)),torch.stack(torch._foreach_norm(u))
     torch._foreach_mul_(u, list((lr*trust_ratio(r1, r2, max_trust)).unbind()))
@@ -303,12 +303,12 @@ def bsi_step(
 ) -> dict: # How many tensors took each path: {'fused': n, 'foreach': n}
     "One `adam_bsi`/`lamb_bsi` step of the records `recs`: the fused kernels where they apply, else the foreach path"
     aliases = {} if aliases is None else aliases
-    rows = {}                                    # one row per group, weight decay and step count
+    rows = {}                                    # one row per group, weight decay and bias corrections
     def row(r):
-        k = (id(r.hyper), r.wd, r.step)
-        if k not in rows: rows[k] = _row(kind, r.hyper, r.wd, r.step, decouple_wd)
+        k = (id(r.hyper), r.wd, r.bc1, r.bc2)
+        if k not in rows: rows[k] = _row(kind, r.hyper, r.wd, r.bc1, r.bc2, decouple_wd)
         return rows[k]
-    def slow_key(r): return (r.p.device, 'folded' if r.folded else r.s is None, r.wd, r.step, *row(r))
+    def slow_key(r): return (r.p.device, 'folded' if r.folded else r.s is None, r.wd, r.bc1, r.bc2, *row(r))
     fast,slow = {},{}
     for r in recs:
         if r.s is not None and r.p.numel()>1 and _same_layout(r.p.data, r.g, r.s, r.state['grad_avg'], r.state['sqr_avg']):
@@ -323,7 +323,7 @@ def bsi_step(
     for key,rs in slow.items():
         r0 = rs[0]; h = r0.hyper
         kw = dict(lr=float(h['lr']), mom=float(h['mom']), sqr_mom=float(h['sqr_mom']), eps=float(h['eps']), wd=r0.wd,
-                  step=r0.step, decouple_wd=decouple_wd, max_trust=float(h.get('max_trust', 10.)), folded=r0.folded)
+                  bc1=r0.bc1, bc2=r0.bc2, decouple_wd=decouple_wd, max_trust=float(h.get('max_trust', 10.)), folded=r0.folded)
         for idx in _numel_chunks([r.p for r in rs]):
             sub = [rs[i] for i in idx]
             with torch.no_grad():

@@ -263,7 +263,7 @@ class _Fold(_Step):
         self.end_step()
 
     def end_step(self):
-        "Under DDP sum the moments over the processes (one all-reduce); tell the optimizer which parameters were folded"
+        "Under DDP sum the moments over the processes (one all-reduce); tell the optimizer which parameters were folded, and with which βs"
         # a parameter stepped before takes part with a zero gradient, as the zero `p.grad` fastai's `zero_grad` leaves it
         stepped = {p for gps in self.group_ps for p in gps if self.opt.state[p].get('step')}
         if self.flat is not None:
@@ -278,7 +278,7 @@ class _Fold(_Step):
             idle = stepped - self.step_ps
             if idle: self._scale_moments(lambda b: b, idle); self.step_ps |= idle
         self._l2_rest()
-        self.opt.end_fold(self.step_ps)
+        self.opt.end_fold(self.step_ps, {p: self.fold_h[self.group_of[p]][:2] for p in self.step_ps})   # for the products of βs
         self.step_params,self.ready = list(self.step_ps),True
 
     def _l2_rest(self):

@@ -8,12 +8,13 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/optimizer.html.md"""
 from __future__ import annotations
 import warnings
 from fastai.basics import *
-from fastai.optimizer import weight_decay, average_grad, step_stat, adam_step, debias
+from fastai.optimizer import weight_decay, average_grad, step_stat
 from .kernels import BSIWarning, StepRecord, bsi_step, trust_ratio
 
 # %% auto #0
-__all__ = ['beta2gamma', 'gamma2beta', 'check_hypers', 'average_micro_sqr_grad', 'micro_l2_reg', 'adam_bsi_cbs', 'lamb_bsi_step',
-           'lamb_bsi_cbs', 'BSIOptimizer', 'adam_bsi', 'lamb_bsi', 'BSIWarning']
+__all__ = ['beta2gamma', 'gamma2beta', 'check_hypers', 'average_micro_sqr_grad', 'micro_l2_reg', 'beta_prods', 'debias_prod',
+           'adam_bsi_step', 'adam_bsi_cbs', 'lamb_bsi_step', 'lamb_bsi_cbs', 'BSIOptimizer', 'adam_bsi', 'lamb_bsi',
+           'BSIWarning']
 
 # %% ../nbs/00_optimizer.ipynb #dd7d564e
 def beta2gamma(
@@ -104,19 +105,56 @@ def micro_l2_reg(
 
 micro_l2_reg.defaults = dict(wd=0.)
 
+# %% ../nbs/00_optimizer.ipynb #2c5784c2
+def beta_prods(
+    p:Tensor, # Parameter (unused; steppers get it first)
+    mom:float, # β₁ of this step
+    sqr_mom:float, # β₂ of this step
+    step:int=0, # Steps taken before this one
+    mom_prod:float|None=None, # Π β₁ of the steps before (None: a state without products, which starts from β₁**step)
+    sqr_mom_prod:float|None=None, # Π β₂ of the steps before (None: β₂**step)
+    **kwargs
+) -> dict:
+    "Multiply this step's βs into the products `mom_prod` $=\\prod\\beta_1$ and `sqr_mom_prod` $=\\prod\\beta_2$ kept in the state"
+    mom,sqr_mom = float(mom),float(sqr_mom)
+    if mom_prod is None: mom_prod = mom**step                 # a state saved before the products: today's β**step
+    if sqr_mom_prod is None: sqr_mom_prod = sqr_mom**step
+    return {'mom_prod': mom_prod*mom, 'sqr_mom_prod': sqr_mom_prod*sqr_mom}
+
+def debias_prod(
+    prod:float, # Product of the βs of a moving average started at zero, this step's included
+) -> float:
+    "The bias correction $1-\\prod_s\\beta_s$ that makes the moving average an unbiased estimate"
+    return 1 - prod
+
 # %% ../nbs/00_optimizer.ipynb #4577f69d
+def adam_bsi_step(
+    p:Tensor, # Parameter to update
+    lr:float, # Learning rate η
+    mom_prod:float, # Π β₁ over the steps, this one included (from `beta_prods`)
+    sqr_mom_prod:float, # Π β₂ likewise
+    grad_avg:Tensor, # m
+    sqr_avg:Tensor, # v (of the squared micro-batch gradients)
+    eps:float, # Added to √v̂
+    **kwargs
+):
+    "fastai's `adam_step` with the bias corrections $1-\\prod\\beta$ of the βs used, not $1-\\beta^{step}$ of the current one"
+    debias1,debias2 = debias_prod(mom_prod),debias_prod(sqr_mom_prod)
+    p.data.addcdiv_(grad_avg, (sqr_avg/debias2).sqrt() + eps, value=-lr/debias1)
+    return p
+
 def adam_bsi_cbs(decouple_wd:bool=True, missing_stats:str='warn'):
     "The readable steppers of `adam_bsi`, applied to one parameter after the other"
     cbs = [weight_decay] if decouple_wd else [micro_l2_reg]
-    return cbs + [partial(average_grad, dampening=True), partial(average_micro_sqr_grad, missing_stats=missing_stats), step_stat, adam_step]
+    return cbs + [partial(average_grad, dampening=True), partial(average_micro_sqr_grad, missing_stats=missing_stats),
+                  beta_prods, step_stat, adam_bsi_step]
 
 # %% ../nbs/00_optimizer.ipynb #52ab9955
 def lamb_bsi_step(
     p:Tensor, # Parameter to update
     lr:float, # Learning rate η
-    mom:float, # β₁, for the bias correction
-    step:int, # Steps taken, this one included
-    sqr_mom:float, # β₂, for the bias correction
+    mom_prod:float, # Π β₁ over the steps, this one included (from `beta_prods`), for the bias correction
+    sqr_mom_prod:float, # Π β₂ likewise
     grad_avg:Tensor, # m
     sqr_avg:Tensor, # v (of the squared micro-batch gradients)
     eps:float, # Added to √v̂
@@ -127,8 +165,7 @@ def lamb_bsi_step(
     **kwargs
 ):
     "LAMB step with weight decay inside the trust ratio: `p -= lr * q * u`, `q = min(|p|/|u|, max_trust)`"
-    debias1 = debias(mom,     1-mom,     step)
-    debias2 = debias(sqr_mom, 1-sqr_mom, step)
+    debias1,debias2 = debias_prod(mom_prod),debias_prod(sqr_mom_prod)
     u = (grad_avg/debias1) / ((sqr_avg/debias2).sqrt() + eps)     # the update direction (s is the squared gradient)
     if trust_wd and do_wd and wd!=0: u.add_(p.data, alpha=wd)
     r1,r2 = p.data.norm(),u.norm()
@@ -140,8 +177,8 @@ lamb_bsi_step.defaults = dict(max_trust=10.)
 def lamb_bsi_cbs(decouple_wd:bool|None=None, missing_stats:str='warn'):
     "The readable steppers of `lamb_bsi`, applied to one parameter after the other (`decouple_wd`: see `lamb_bsi`)"
     wd = [] if decouple_wd is None else [weight_decay] if decouple_wd else [micro_l2_reg]
-    return wd + [partial(average_grad, dampening=True), partial(average_micro_sqr_grad, missing_stats=missing_stats), step_stat,
-                 partial(lamb_bsi_step, trust_wd=decouple_wd is None)]
+    return wd + [partial(average_grad, dampening=True), partial(average_micro_sqr_grad, missing_stats=missing_stats), beta_prods,
+                 step_stat, partial(lamb_bsi_step, trust_wd=decouple_wd is None)]
 
 # %% ../nbs/00_optimizer.ipynb #d44fcbc9
 _fold_open_msg = ("The optimizer state was asked for inside a step of `MicroBatchGrads(fold=True)`, while part of the "
@@ -170,7 +207,7 @@ class BSIOptimizer(Optimizer):
             raise ValueError("`params` lists a parameter more than once (in one group or in several): it would be stepped "
                              "once per listing. Give each parameter to one group only (check the Learner's `splitter`).")
         self.kind,self.decouple_wd,self.foreach,self.compiled,self.missing_stats = kind,decouple_wd,foreach,compiled,missing_stats
-        self._alias,self.last_paths,self.fold_open,self._folded = {},{},False,set()
+        self._alias,self.last_paths,self.fold_open,self._folded,self._fold_betas = {},{},False,set(),{}
 
     def begin_fold(self):
         "Micro-batch gradients of a step start going into the moments: until `step` the state does not match the weights"
@@ -178,13 +215,14 @@ class BSIOptimizer(Optimizer):
 
     def end_fold(self,
         ps, # The parameters whose step's statistics are all in their moments (they have no p.grad)
+        betas:dict|None=None, # {p: (β₁, β₂)} the moments of `p` were decayed with; default (and any `p` left out): its group's at the step
     ):
-        "The folded step is complete: the next `step` updates `ps` from their moments alone"
-        self.fold_open,self._folded = True,set(ps)
+        "The folded step is complete: the next `step` updates `ps` from their moments alone, and multiplies `betas` into their products"
+        self.fold_open,self._folded,self._fold_betas = True,set(ps),dict(betas or {})
 
     def cancel_fold(self):
         "Forget a folded step that will not be taken (a fit that stopped): nothing is stepped from folded moments"
-        self.fold_open,self._folded = False,set()
+        self.fold_open,self._folded,self._fold_betas = False,set(),{}
 
     def clear_state(self):
         "Reset the state (moments, step counts) of every parameter, as fastai's `Optimizer.clear_state`"
@@ -202,14 +240,16 @@ class BSIOptimizer(Optimizer):
         super().load_state_dict(sd); self._alias = {}
 
     def _record(self, p, g, s, hyper):
-        "The `StepRecord` of `p`, creating its state as the steppers would and counting the step"
+        "The `StepRecord` of `p`, creating its state as the steppers would, multiplying in the βs and counting the step"
         st = self.state[p]
         if g is None and st.get('sqr_avg') is None: raise RuntimeError("a parameter given to `end_fold` has no moments")
         if st.get('grad_avg') is None: st['grad_avg'] = torch.zeros_like(p.data if g is None else g)
         if st.get('sqr_avg') is None: st['sqr_avg'] = torch.zeros_like(p.data)
+        mom,sqr_mom = self._fold_betas.get(p, (hyper['mom'], hyper['sqr_mom']))    # folded: the βs the fold decayed with
+        st.update(beta_prods(p, mom, sqr_mom, st.get('step', 0), st.get('mom_prod'), st.get('sqr_mom_prod')))
         st['step'] = st.get('step', 0) + 1
         wd = float(hyper['wd']) if hyper.get('do_wd', st.get('do_wd', True)) else 0.
-        return StepRecord(p, g, s, st, hyper, wd, st['step'])
+        return StepRecord(p, g, s, st, hyper, wd, st['step'], debias_prod(st['mom_prod']), debias_prod(st['sqr_mom_prod']))
 
     def _lamb_wd(self, r):
         "LAMB with fastai's decoupled weight decay or L2: done here, so the kernels (wd inside the trust ratio) get wd=0"
