@@ -6,9 +6,9 @@
 #   bash bench/gpu_check.sh           # on the GPU machine (carry .whl): install them if fastai is missing, check
 #                                     # every CUDA path, run bench.py's sections on the GPU, write results/bench_gpu.txt
 #   bash bench/gpu_check.sh --dry     # the same code on the CPU at tiny sizes, in well under a minute (CI runs it)
-#   bash bench/gpu_check.sh --paper   # on the GPU machine (carry .whl): Experiments 1 and 2 at GPU scale instead of the
-#                                     # check (`fastai-bsi-experiment paper|lamb --scale gpu --workers 8`), into
-#                                     # results/paper_gpu.csv and results/lamb_gpu.csv
+#   bash bench/gpu_check.sh --paper   # on the GPU machine (carry .whl): Experiments 1, 2 and 4 at GPU scale instead of the
+#                                     # check (`fastai-bsi-experiment paper|lamb|ramp --scale gpu --workers 8`), into
+#                                     # results/paper_gpu.csv, results/lamb_gpu.csv and results/ramp_gpu.csv
 #   bash bench/gpu_check.sh --demo    # on the GPU machine (carry .whl): `fastai-bsi-demo --device cuda` at its defaults,
 #                                     # into results/demo_gpu/ (--dry runs it too, as `--quick --device cpu`)
 #
@@ -75,7 +75,8 @@ if [ "${1:-}" = "--paper" ]; then
   mkdir -p results
   py_exp "experiment('paper', scale='gpu', out='results', workers=8)"; rc=$?
   py_exp "experiment('lamb', scale='gpu', out='results', workers=8)" || rc=1     # Experiment 2: results/lamb_gpu.csv
-  if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp results/paper_gpu.csv results/lamb_gpu.csv results/runs.log "$OUT/" 2>/dev/null; fi
+  py_exp "experiment('ramp', scale='gpu', out='results', workers=8)" || rc=1     # Experiment 4: results/ramp_gpu.csv (its dry run: 10_grow_batch)
+  if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp results/paper_gpu.csv results/lamb_gpu.csv results/ramp_gpu.csv results/runs.log "$OUT/" 2>/dev/null; fi
   echo "gpu_check --paper: exit $rc"; exit $rc
 fi
 

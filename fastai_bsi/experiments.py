@@ -19,9 +19,10 @@ from .runs import _opts
 from . import runs, analysis
 
 # %% auto #0
-__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'LAMB_GRIDS', 'VIT_GRIDS', 'FORUM_GRIDS', 'EXPERIMENTS', 'paper_protocol',
-           'lamb_rule', 'forum_sweeps', 'noise_scale_runs', 'vit_protocol', 'paper_configs', 'lamb_configs',
-           'forum_configs', 'Experiment', 'run_experiment', 'experiment', 'machine_info', 'demo_configs', 'demo']
+__all__ = ['SCALES', 'PAPER_ARMS', 'PAPER_GRIDS', 'LAMB_GRIDS', 'VIT_GRIDS', 'RAMP_GRIDS', 'FORUM_GRIDS', 'RAMP_ARMS',
+           'EXPERIMENTS', 'paper_protocol', 'lamb_rule', 'forum_sweeps', 'noise_scale_runs', 'vit_protocol',
+           'ramp_experiment', 'paper_configs', 'lamb_configs', 'ramp_configs', 'forum_configs', 'Experiment',
+           'run_experiment', 'experiment', 'machine_info', 'demo_configs', 'demo']
 
 # %% ../nbs/05_experiments.ipynb #baef5793
 __all__ += runs.__all__ + analysis.__all__   # so that `from fastai_bsi.experiments import *` still gives the runner and the statistics
@@ -101,6 +102,12 @@ VIT_GRIDS = dict(   # Experiment 1 with the ViT at each scale: what `vit_protoco
              lr0s={a: (1e-5, 1e-4, 1e-3) for a in PAPER_ARMS}),   # 81 runs; estimate ~5 min on one H200 with 8 workers, not run yet
 )
 
+RAMP_GRIDS = dict(   # Experiment 4, grow the batch, at each scale: what `ramp_experiment` adds to `SCALES`
+    quick=dict(batch_sizes=(8, 64), micro_bs=8, epochs=2, lr0s=(1e-2,)),                  # seconds per run: the notebook, CI
+    cpu=dict(batch_sizes=(32, 512), micro_bs=32, epochs=4, size=24, lr0s=(3e-3, 1e-2)),    # Experiment 1's regime, full training set
+    gpu=dict(batch_sizes=(32, 512), micro_bs=32, epochs=6, lr0s=(3e-3, 1e-2)),             # not run yet
+)
+
 FORUM_GRIDS = dict(   # Experiment 3 at each scale: what `forum_sweeps` adds to `SCALES`
     quick=dict(base_bs=16, batch_sizes=(32,), offsets=(0.5, 2), epochs=1),
     cpu=dict(base_bs=128, batch_sizes=(32, 512), offsets=(0.25, 0.5, 1, 2, 4), epochs=2),
@@ -126,6 +133,33 @@ def lamb_configs(
         cfgs.append(dict(common, opt=opt, bs=b, micro_bs=micro_bs, scaled=scaled, bs_scaler=dict(ref_bs=ref_bs) if scaled else None))
     for opt,b in itertools.product(('lamb_bsi', 'lamb'), ablation_bs if ablation_micro else ()):
         cfgs.append(dict(common, opt=opt, bs=b, micro_bs=ablation_micro, scaled=b!=ref_bs, bs_scaler=dict(ref_bs=ref_bs) if b!=ref_bs else None))
+    return cfgs
+
+RAMP_ARMS = {'adam_bsi:linear': ('fixed', 'fixed max', 'ramp', 'noise'), 'adam:sqrt': ('fixed', 'fixed max', 'ramp')}
+_ramp_rules = {'linear': {}, 'sqrt': dict(lr_rule='sqrt', mom_rule='none', sqr_mom_rule='none')}   # sqrt: OLMo-core's recipe
+
+def ramp_configs(
+    batch_sizes=(32, 512), # (B_ref, B_max): the reference batch (one micro-batch per step at the start), the largest batch
+    lr0s=(3e-3, 1e-2), # eta_0, the base learning rate at B_max (as in Experiment 1: the lr at B_ref follows the arm's rule)
+    micro_bs:int=32, # Micro-batch size M (= B_ref: each DataLoader batch is one micro-batch)
+    arms=RAMP_ARMS, # Arm -> its series: 'fixed' (B_ref), 'fixed max' (B_max), 'ramp' (SchedExp B_ref -> B_max), 'noise' (from B_simple, up to B_max)
+    gamma1:float=0.1, # gamma_1 at B_max (mom = 1 - gamma1*B/B_max)
+    gamma2:float=0.001, # gamma_2 at B_max (sqr_mom = 1 - gamma2*B/B_max)
+) -> list:
+    "Experiment 4's grid: each arm's hyperparameters at B_ref (Experiment 1's), one cycle, and each series with `BatchSizeScaler(per_step=True)`"
+    ref,bmax = batch_sizes
+    if ref != micro_bs: raise ValueError(f"B_ref={ref} must be the micro-batch size {micro_bs}: the ramp starts at one micro-batch per step")
+    if bmax % ref or bmax <= ref: raise ValueError(f"B_max={bmax} must be a multiple of B_ref={ref} above it")
+    series = dict(fixed=dict(sched=('const', ref)), **{'fixed max': dict(sched=('const', bmax))}, ramp=dict(sched=('exp', ref, bmax)),
+                  noise=dict(noise=True, max_bs=bmax))
+    cfgs = []
+    for c in paper_configs((ref, bmax), lr0s, micro_bs, arms=tuple(arms), gamma1=gamma1, gamma2=gamma2):
+        if c['bs'] != ref: continue
+        for s in arms[c['arm']]:
+            if s not in series: raise ValueError(f"the series of arm {c['arm']!r} must be among {list(series)}, got {s!r}")
+            cfgs.append(dict(c, sched='one_cycle', series=s, ramp=series[s],
+                             bs=2*micro_bs if s=='noise' else ref,      # the noise scale needs two micro-batches per step: it starts at 2M
+                             bs_scaler=dict(ref_bs=ref, per_step=True, **_ramp_rules[c['rule']])))
     return cfgs
 
 _forum_hps = dict(lr=dict(lr_rule='linear'), wd=dict(wd_rule='linear'), mom=dict(mom_rule='pow'),
@@ -171,6 +205,10 @@ def _vit_sweeps(run, batch_sizes, micro_bs, lr0s, **c):
     cfgs = paper_configs(batch_sizes, lr0s, micro_bs, arms=PAPER_ARMS, norms=('layer',))
     return run([dict(o, gns=o['bs']==max(batch_sizes)) for o in cfgs], arch='vit', label_smoothing=0.1, **c)
 
+def _ramp_sweeps(run, batch_sizes, micro_bs, lr0s, **c):
+    "Experiment 4, grow the batch: `adam_bsi` (linear rule) and Adam (OLMo-core's sqrt recipe), fixed B_ref and B_max, a schedule ramp between them, and the noise-driven ramp"
+    return run(ramp_configs(batch_sizes, lr0s, micro_bs), **c)
+
 def _forum_sweeps(run, base_bs, batch_sizes, offsets, **c):
     "Experiment 3, the forum's sweeps: one hyperparameter scaled at a time with offsets 1/4..4, fastai `Adam`"
     hps = dict(lr=3e-3, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle', multiple_of=max(batch_sizes+(base_bs,)), base_bs=base_bs)
@@ -194,13 +232,14 @@ EXPERIMENTS = dict(paper=Experiment(PAPER_GRIDS, _paper_sweeps, dry_lrs='lr0s'),
                    lamb=Experiment(LAMB_GRIDS, _lamb_sweeps, dry_lrs='pilot_lrs'),
                    forum=Experiment(FORUM_GRIDS, _forum_sweeps),
                    noise=Experiment(PAPER_GRIDS, _noise_sweeps, seeds=(0,)),     # Experiment 1's grid, its runs at B_max only
-                   vit=Experiment(VIT_GRIDS, _vit_sweeps, dry_lrs='lr0s'))
+                   vit=Experiment(VIT_GRIDS, _vit_sweeps, dry_lrs='lr0s'),
+                   ramp=Experiment(RAMP_GRIDS, _ramp_sweeps, dry_lrs='lr0s'))
 
 # %% ../nbs/05_experiments.ipynb #dd6c2387
 def _firsts(v): return {k: o[:1] for k,o in v.items()} if isinstance(v, dict) else v[:1]
 
 def run_experiment(
-    name:str, # 'paper', 'lamb', 'forum', 'noise' or 'vit' (a key of EXPERIMENTS)
+    name:str, # 'paper', 'lamb', 'forum', 'noise', 'vit' or 'ramp' (a key of EXPERIMENTS)
     scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and the experiment's grids)
     csv=None, # Results file (resumed if it exists)
     seeds=None, # Every configuration runs once per seed (None: the experiment's own seeds)
@@ -226,25 +265,26 @@ def _experiment_fn(name, fname):
         csv=None, # Results file (resumed if it exists)
         seeds=None, # Every configuration runs once per seed (None: the experiment's own seeds)
         workers:int=1, # Parallel processes (see sweep)
-        dry:bool=False, # 'paper', 'lamb' and 'vit': the scale's grid on tiny data for one epoch (see run_experiment)
+        dry:bool=False, # 'paper', 'lamb', 'vit' and 'ramp': the scale's grid on tiny data for one epoch (see run_experiment)
         show_progress:bool=True, # Progress bar
     ) -> pd.DataFrame: return run_experiment(name, scale, csv, seeds, workers, dry, show_progress)
     f.__name__ = f.__qualname__ = fname
     f.__doc__ = EXPERIMENTS[name].sweeps.__doc__
     return f
 
-paper_protocol,lamb_rule,forum_sweeps,noise_scale_runs,vit_protocol = (_experiment_fn(n, fn) for n,fn in (
-    ('paper', 'paper_protocol'), ('lamb', 'lamb_rule'), ('forum', 'forum_sweeps'), ('noise', 'noise_scale_runs'), ('vit', 'vit_protocol')))
+paper_protocol,lamb_rule,forum_sweeps,noise_scale_runs,vit_protocol,ramp_experiment = (_experiment_fn(n, fn) for n,fn in (
+    ('paper', 'paper_protocol'), ('lamb', 'lamb_rule'), ('forum', 'forum_sweeps'), ('noise', 'noise_scale_runs'), ('vit', 'vit_protocol'),
+    ('ramp', 'ramp_experiment')))
 
 # %% ../nbs/05_experiments.ipynb #98a6b4e9
 @call_parse
 def experiment(
-    name:str, # 'paper', 'lamb', 'forum', 'noise' or 'vit'
+    name:str, # 'paper', 'lamb', 'forum', 'noise', 'vit' or 'ramp'
     scale:str='cpu', # 'quick', 'cpu' or 'gpu'
     out:str='results', # Folder for {name}_{scale}.csv and the run log
     seeds:str=None, # Comma-separated seeds (default: the experiment's own, e.g. 0,1,2 for 'paper' and 'forum')
     workers:int=1, # Parallel processes, one torch thread each
-    dry:bool=False, # 'paper', 'lamb' and 'vit' only: the scale's grid on tiny data, one epoch (checks a configuration before a long run)
+    dry:bool=False, # 'paper', 'lamb', 'vit' and 'ramp' only: the scale's grid on tiny data, one epoch (checks a configuration before a long run)
 ):
     "Run one of the experiment notebooks' sweeps from the command line, resuming from its CSV if it exists"
     if name not in EXPERIMENTS: raise ValueError(f"`name` must be one of {list(EXPERIMENTS)}, got {name!r}")

@@ -17,6 +17,7 @@ from .microbatch import MicroBatchGrads
 from .kernels import BSIWarning
 from .scaler import BatchSizeScaler
 from .noise_scale import GradientNoiseScale
+from .ramp import BatchSizeRamp
 from .data import imagenette_dls, TensorDataset
 
 # %% auto #0
@@ -111,6 +112,28 @@ class LossCurve(Callback):
 _opts = dict(adam=Adam, lamb=Lamb, sgd=SGD, adam_bsi=adam_bsi, lamb_bsi=lamb_bsi)
 _scheds = ('const', 'one_cycle', 'flat_cos')
 _dls_cache = {}
+class _StepBatches(Callback):
+    "The samples of each optimizer step `BatchSizeRamp` recorded, one list per epoch in `self.epochs`"
+    order = 51
+    def before_fit(self): self.epochs = []
+    def before_train(self): self.n0 = len(self.learn.batch_size_ramp.step_bs)
+    def after_train(self): self.epochs.append(list(self.learn.batch_size_ramp.step_bs[self.n0:]))
+
+_ramp_scheds = dict(exp=SchedExp, lin=SchedLin, cos=SchedCos, const=lambda v,*_: SchedNo(v, v))
+
+def _ramp_cbs(ramp, bs, micro_bs, gns):
+    "`MicroBatchGrads` and `BatchSizeRamp` (and `GradientNoiseScale` for the noise-driven ramp) of `train_run`'s `ramp` dict"
+    r = dict(ramp)
+    sched,noise = r.pop('sched', None),r.pop('noise', False)
+    if (sched is None) == (not noise): raise ValueError(f"`ramp` needs exactly one of `sched` (e.g. ('exp', 32, 512)) and `noise=True`, got {ramp!r}")
+    if sched is not None:
+        if not (isinstance(sched, (tuple, list)) and sched and sched[0] in _ramp_scheds):
+            raise ValueError(f"`ramp['sched']` must be a tuple (name, *arguments) with name in {list(_ramp_scheds)}, got {sched!r}")
+        sched = _ramp_scheds[sched[0]](*sched[1:])
+    if not micro_bs: raise ValueError("`ramp` accumulates DataLoader batches of micro-batches: it needs `micro_bs`")
+    # a DataLoader batch of one micro-batch: accumulate whole batches; of several: split them in one pass (the noise scale needs two)
+    mbg = MicroBatchGrads(n_acc=1) if micro_bs==bs else MicroBatchGrads(micro_bs=micro_bs, n_acc=1, one_pass=True)
+    return [mbg] + ([GradientNoiseScale()] if noise and not gns else []) + [BatchSizeRamp(sched, verbose=False, **r)]
 
 def _dls(size, n_per_class, n_valid_per_class, bs, device, path, augment, multiple_of):
     k = (size, n_per_class, n_valid_per_class, str(device), str(path), augment, multiple_of)
@@ -149,6 +172,7 @@ def train_run(
     seed:int=0, # Seed for everything random in the run
     label_smoothing:float=0., # Label smoothing of the cross-entropy (the paper's ViT: 0.1)
     vit:dict|None=None, # vit_qk arguments other than size and n_out (arch='vit')
+    ramp:dict|None=None, # Grow the batch (BatchSizeRamp; needs micro_bs): dict(sched=('exp', 32, 512)) or dict(noise=True, max_bs=512), other keys to BatchSizeRamp; a bs_scaler should have per_step=True. Adds the columns steps and step_bs
     gns:bool=False, # Also measure the gradient noise scale (GradientNoiseScale; needs micro_bs): a b_simple column
     curve_every:int|None=None, # Also record the training loss per window of this many samples (LossCurve): a curve column
     device=None, # Device (default: fastai's default_device())
@@ -165,14 +189,15 @@ def train_run(
                **(dict(gns=True) if gns else {}), **(dict(curve_every=curve_every) if curve_every else {}),
                scaler=str(bs_scaler) if bs_scaler else '', arch=arch, norm=norm, widen=widen, size=size,
                **(dict(label_smoothing=label_smoothing) if label_smoothing else {}), **(dict(vit=str(vit)) if vit else {}),
-               n_per_class=n_per_class, seed=seed, **kwargs)
+               n_per_class=n_per_class, seed=seed, **(dict(ramp=str(ramp)) if ramp else {}), **kwargs)
     d = _dls(size, n_per_class, n_valid_per_class, bs, device, path, augment, multiple_of)
     set_seed(seed, reproducible=True)                  # the shuffling order depends on the seed, not on `bs`
     dls = DataLoaders(d.train.new(bs=bs), d.valid, device=d.device)
     model = vit_qk(size, n_out=d.c, **(vit or {})) if arch=='vit' else xresnet_norm(arch, norm, widen, n_out=d.c)
     etl = EpochTrainLoss()
-    cbs = [etl] + ([MicroBatchGrads(micro_bs=micro_bs)] if micro_bs else []) + ([BatchSizeScaler(verbose=False, **bs_scaler)] if bs_scaler else [])
+    cbs = [etl] + (_ramp_cbs(ramp, bs, micro_bs, gns) if ramp else [MicroBatchGrads(micro_bs=micro_bs)] if micro_bs else []) + ([BatchSizeScaler(verbose=False, **bs_scaler)] if bs_scaler else [])
     if gns: cbs.append(GradientNoiseScale())
+    if ramp: sb = _StepBatches(); cbs.append(sb)
     if curve_every: lc = LossCurve(curve_every); cbs.append(lc)
     opt_func = partial(_opts[opt], mom=mom, sqr_mom=sqr_mom) if opt!='sgd' else partial(SGD, mom=mom)
     loss = LabelSmoothingCrossEntropyFlat(eps=label_smoothing) if label_smoothing else CrossEntropyLossFlat()
@@ -196,6 +221,8 @@ def train_run(
             h = [o for o in learn.gradient_noise_scale.history if o['epoch']==e]
             rows[-1].update({k: h[-1][k+'_ema'] if h else float('nan') for k in ('b_simple', 'g2', 'trace')})
         if curve_every: rows[-1]['curve'] = json.dumps(lc.epochs[e])   # the epoch's windows, as JSON for the CSV
+        if ramp:                                          # optimizer steps so far, and the epoch's mean samples per step
+            s = sb.epochs[e]; rows[-1].update(steps=sum(len(o) for o in sb.epochs[:e+1]), step_bs=float(np.mean(s)) if s else float('nan'))
     return rows
 
 # %% ../nbs/05a_runs.ipynb #ea2f7208
