@@ -93,9 +93,10 @@ class BatchSizeRamp(Callback):
 
     def _from_noise(self, n) -> int:
         "Double `n` when the smoothed noise scale exceeds `factor` x the batch, at most `max_bs`, `min_steps` after the last change"
+        if self.n_steps - self.last_change < self.min_steps: return n   # first: reading b_simple waits for the device
         gns = attached(self.learn, 'gradient_noise_scale')
         b = None if gns is None else gns.b_simple
-        if b is None or not math.isfinite(b) or self.n_steps - self.last_change < self.min_steps: return n
+        if b is None or not math.isfinite(b): return n
         if b > self.factor*n*self.unit and 2*n*self.unit <= self.max_bs: return 2*n
         return n
 
