@@ -27,15 +27,15 @@ class MicroBatchGrads(Callback):
     order,name = GradientClip.order+1,'micro_batch_grads'   # `name`: subclasses are `learn.micro_batch_grads` too
     def __init__(self,
         micro_bs:int|None=None, # Split mode: samples per micro-batch; must divide the DataLoader batch size
-        n_acc:int|None=None, # Accumulate mode: DataLoader batches per optimizer step (each one micro-batch, or split in one pass)
+        n_acc:int|None=None, # Accumulate mode: DataLoader batches per optimizer step (each one micro-batch, or split by `micro_bs`)
         fold:bool=False, # Fold each micro-batch gradient straight into the moments of adam_bsi/lamb_bsi (less memory)
         one_pass:bool|str=False, # Split mode: the statistics from one forward/backward pass (True, or 'auto': the loop where a layer has no rule)
         wgrad_once:bool=False, # One pass: Linear and convolution weight gradients from the micro-batch sums, not autograd (to measure on GPUs; slower on CPUs)
     ):
         if one_pass not in (True, False, 'auto'): raise ValueError(f"`one_pass` must be True, False or 'auto', got {one_pass!r}")
-        if micro_bs is None and n_acc is None or micro_bs is not None and n_acc is not None and not one_pass:
-            raise ValueError("Pass exactly one of `micro_bs` (split each batch) and `n_acc` (accumulate batches), or both with "
-                             "`one_pass=True` (each batch split into micro-batches in one pass, `n_acc` batches per step)")
+        if micro_bs is None and n_acc is None:
+            raise ValueError("Pass `micro_bs` (split each batch), `n_acc` (accumulate batches) or both (each batch split into "
+                             "micro-batches, `n_acc` batches per step)")
         if one_pass and micro_bs is None:
             raise ValueError("`one_pass` computes the statistics of the micro-batches of one batch: it needs `micro_bs`")
         if micro_bs is not None: _check_pos_int(micro_bs, 'micro_bs')
@@ -47,6 +47,7 @@ class MicroBatchGrads(Callback):
         self.split,self.one_pass,self.wgrad_once = micro_bs is not None,one_pass,wgrad_once
         self._fold_listeners = collections.OrderedDict()   # fold mode: `f(p, g, w)` for each micro-batch gradient `g` of weight `w`, before folding
         self._stats,self._reduction,self._clip,self.split_kappa = None,None,None,1  # made by `before_fit`
+        self.last_micro = True             # the loop: whether the micro-batch being passed is its batch's last
 
     def before_fit(self):
         "Check the settings, clear what a failed fit left, then make the mode's strategy (and the DDP reduction); patch `_do_one_batch` for the loop"
@@ -70,9 +71,6 @@ class MicroBatchGrads(Callback):
             self._reduction = DDPReduction(ddp)
             self._reduction.check_same(self._settings(bs))
         one = self._start_one_pass() if self.split and self.one_pass else None
-        if self.split and one is None and self._n_acc > 1:
-            raise ValueError("`one_pass='auto'` fell back to the loop of micro-batch passes, which cannot "
-                             "also accumulate `n_acc` batches: use `micro_bs` or `n_acc` alone")
         self._stats = (_Fold if self.fold else _Sums if one is None else _OnePass)(self, self._reduction, one)
         if self._reduction is not None: self._reduction.start()
         if self.split and one is None: self._patch_do_one_batch()      # instance attribute, removed at the fit's end
@@ -187,7 +185,7 @@ class MicroBatchGrads(Callback):
         preds,loss = [],0.
         for i,s in enumerate(idxs):
             if i and mp is not None and mp.autocast is not None: mp.autocast.__enter__()   # exited by its after_loss
-            learn.xb,learn.yb = _slice_b(xb, s),_slice_b(yb, s)
+            learn.xb,learn.yb,self.last_micro = _slice_b(xb, s),_slice_b(yb, s),i==len(idxs)-1
             learn.pred = learn.model(*learn.xb);  learn('after_pred')
             learn.loss_grad = learn.loss_func(learn.pred, *learn.yb)
             learn.loss = learn.loss_grad.clone(); learn('after_loss')
@@ -196,6 +194,7 @@ class MicroBatchGrads(Callback):
         learn.xb,learn.yb = xb,yb
         learn.pred,learn.loss = to_concat(preds),loss/find_bs(yb)   # fastai joins tensors, tuples and dicts as get_preds does
         learn.loss_grad = learn.loss
+        if not self.ready: self._stats.own_cancel = True; raise CancelBatchException()   # `n_acc` batches a step: more to come
         learn._with_events(learn._step, 'step', CancelStepException)
         learn.opt.zero_grad()
 
@@ -210,14 +209,11 @@ class MicroBatchGrads(Callback):
 
     @property
     def n_acc(self):
-        "DataLoader batches per optimizer step (1 in split mode, unless the one pass accumulates); settable, from the next step on"
+        "DataLoader batches per optimizer step (each split into micro-batches in split mode); settable, from the next step on"
         return self._n_acc
     @n_acc.setter
     def n_acc(self, v):
         _check_pos_int(v, 'n_acc')
-        if v > 1 and self.split and (self._stats is not None and self._stats.one is None or not self.one_pass):
-            raise ValueError(f"`n_acc`={v}: this `MicroBatchGrads` splits each batch in a loop of micro-batch passes, which "
-                             "cannot also accumulate batches; use `MicroBatchGrads(micro_bs=..., one_pass=True)` or `n_acc` alone")
         self._n_acc_next = int(v)
         if self._stats is None or (self.count == 0 and not self.ready): self._apply_n_acc()   # between steps: at once
 

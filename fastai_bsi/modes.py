@@ -64,6 +64,13 @@ class _Step:
         sizes = _split_sizes(cb.batch_n, cb.micro_bs)
         cb.split_kappa = len(sizes); self.one.start(sizes)
 
+    def more(self):
+        "After a micro-batch is counted: whether the step has more to come (the loop: its `n_acc`-th batch's last micro-batch ends it)"
+        cb = self.cb
+        if not cb.split: return self.count < cb.n_acc
+        if cb.last_micro: self.acc_batches += 1
+        return not (cb.last_micro and self.acc_batches >= cb.n_acc)
+
     def after_cancel_batch(self):
         "A batch cancelled by this strategy (accumulating) is skipped; one cancelled by another callback is dropped"
         if self.own_cancel: self.own_cancel = False; return             # accumulating: the step comes later
@@ -119,7 +126,7 @@ class _Sums(_Step):
         else: self._fold(ps, n)                                      # (the flat buffer was zeroed)
         self.step_ps.update(ps)
         self.count += 1; self.n_seen += n
-        if self.count < self.cb.kappa:
+        if self.more():
             for p in ps: p.grad = None
             if not self.cb.split: self.own_cancel = True; raise CancelBatchException()
             return
@@ -154,7 +161,7 @@ class _Sums(_Step):
 
     def drop_batch(self):
         "Drop a finished step's statistics (or a split batch's micro-batches) and every gradient: fastai's `zero_grad` was skipped"
-        if self.ready or (self.cb.split and self.cb.n_acc==1): self.clear()
+        if self.ready or (self.cb.split and (self.cb.n_acc==1 or self.one is None)): self.clear()   # (the loop: the whole step)
         for p in self.cb._trainable(): p.grad = None
 
 def _norm(ts): return torch.stack(torch._foreach_norm(ts)).norm() if ts else tensor(0.)
@@ -255,7 +262,7 @@ class _Fold(_Step):
         if self.one is not None and self.one.active:           # one pass: all the batch's micro-batches at once
             self.one.active = False; self.count += self.cb.split_kappa; self.n_seen += self.fold_n; self.acc_batches += 1
             more = self.acc_batches < self.cb.n_acc
-        else: self.count += 1; self.n_seen += self.fold_n; more = self.count < self.cb.kappa
+        else: self.count += 1; self.n_seen += self.fold_n; more = self.more()
         self.mb_folded = False                                   # counted: part of the step
         if more:
             if not self.cb.split or self.one is not None: self.own_cancel = True; raise CancelBatchException()

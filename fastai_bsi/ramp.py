@@ -51,12 +51,9 @@ class BatchSizeRamp(Callback):
         if inference_pass(self.learn): return
         self.mbg = attached(self.learn, 'micro_batch_grads')
         if self.mbg is None: raise ValueError("`BatchSizeRamp` grows the DataLoader batches `MicroBatchGrads` accumulates per step: "
-                                             "add `MicroBatchGrads(n_acc=1)` (or `micro_bs=..., one_pass=True`) to the Learner")
+                                             "add `MicroBatchGrads(n_acc=1)` (or `micro_bs=...` to split each batch) to the Learner")
         if any(isinstance(cb, GradientAccumulation) for cb in self.learn.cbs):
             raise ValueError("`BatchSizeRamp` cannot be used with fastai's `GradientAccumulation`: `MicroBatchGrads` accumulates instead")
-        if self.mbg.split and not self.mbg.one_pass:
-            raise ValueError("`BatchSizeRamp` needs `MicroBatchGrads` to accumulate DataLoader batches, which its loop of micro-batch "
-                             "passes cannot: use `MicroBatchGrads(micro_bs=..., one_pass=True)` or `MicroBatchGrads(n_acc=1)`")
         bs = getattr(self.dls.train, 'bs', None)
         if not bs: raise ValueError("`BatchSizeRamp` needs the training DataLoader's batch size (`learn.dls.train.bs`)")
         self.unit = bs*world_size()
