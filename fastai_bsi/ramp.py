@@ -24,6 +24,12 @@ def _steps_of(samples, unit, max_bs=None) -> int:
     if max_bs is not None: n = min(n, max(1, int(max_bs // unit)))
     return n
 
+# %% ../nbs/02b_ramp.ipynb #7bad2f90
+def _ramp_state(opt) -> dict:
+    "The state dict of the first parameter of a fastai `Optimizer`, which checkpoints save; an unsaved dict for any other optimizer"
+    if isinstance(opt, Optimizer) and opt.param_lists and len(opt.param_lists[0]): return opt.state[opt.param_lists[0][0]]
+    return {}
+
 # %% ../nbs/02b_ramp.ipynb #620bdbd2
 class BatchSizeRamp(Callback):
     "Grow the samples per optimizer step during a fit, by the DataLoader batches `MicroBatchGrads` accumulates"
@@ -64,7 +70,10 @@ class BatchSizeRamp(Callback):
         elif attached(self.learn, 'gradient_noise_scale') is None:
             raise ValueError("`BatchSizeRamp(sched=None)` grows the batch from the gradient noise scale: add `GradientNoiseScale()` to the Learner")
         self.n0,self.last_change,self.n_steps,self.history = self.mbg.n_acc,0,0,[]
-        if self.sched is None and getattr(self, 'reached', None): self.mbg.n_acc = self.reached   # a later fit goes on from there
+        self.level = self.mbg.n_acc                                     # batches per step the policy asks for (before the epoch's end cuts it)
+        if self.sched is None:                                          # go on from the batch reached: a checkpoint's, or the last fit's
+            reached = _ramp_state(self.learn.opt).get('ramp_bs', getattr(self, 'reached', None))
+            if reached: self.level = _steps_of(reached, self.unit, self.max_bs)
         self.step_bs = []
         at_fit_end(self.learn, self._give_back)                         # however the fit ends
         if hasattr(self.learn, 'recorder'): self.learn.recorder.step_bs = self.step_bs
@@ -78,15 +87,17 @@ class BatchSizeRamp(Callback):
         return v
 
     def before_batch(self):
-        "At a step boundary, set the DataLoader batches of the step that starts"
+        "At a step boundary, set the DataLoader batches of the step that starts: the policy's, cut where the epoch ends"
         if not self.training or self.mbg is None or self.mbg.count or self.mbg.ready: return
-        n = self.mbg.n_acc
-        if self.sched is not None: new = _steps_of(self._target(self.pct_train), self.unit, self.max_bs)
-        else: new = self._from_noise(n)
-        if new != n:
-            self.mbg.n_acc = new; self.last_change = self.n_steps
-            self.history.append(dict(iter=self.train_iter, step=self.n_steps, bs=new*self.unit))
-            self._say(f"BatchSizeRamp: {n*self.unit} -> {new*self.unit} samples per step at iteration {self.train_iter} (step {self.n_steps})")
+        n = self.level
+        if self.sched is not None: self.level = _steps_of(self._target(self.pct_train), self.unit, self.max_bs)
+        else: self.level = self._from_noise(n)
+        if self.level != n:
+            self.last_change = self.n_steps
+            self.history.append(dict(iter=self.train_iter, step=self.n_steps, bs=self.level*self.unit))
+            self._say(f"BatchSizeRamp: {n*self.unit} -> {self.level*self.unit} samples per step at iteration {self.train_iter} (step {self.n_steps})")
+            _ramp_state(self.learn.opt)['ramp_bs'] = self.level*self.unit    # saved with the optimizer: a checkpoint resumes here
+        self.mbg.n_acc = min(self.level, self.n_iter - self.iter)       # every epoch ends with a step, as checkpoints expect
 
     def _from_noise(self, n) -> int:
         "Double `n` when the smoothed noise scale exceeds `factor` x the batch, at most `max_bs`, `min_steps` after the last change"
@@ -102,9 +113,9 @@ class BatchSizeRamp(Callback):
         if self.mbg is not None and self.mbg.ready: self.step_bs.append(self.mbg.n_seen); self.n_steps += 1
 
     def _give_back(self):
-        "At the fit's end: remember the batch reached (the noise policy's next fit starts there); give `MicroBatchGrads` its own `n_acc`"
+        "At the fit's end: remember the samples per step reached (the noise policy's next fit starts there); give `MicroBatchGrads` its own `n_acc`"
         if self.mbg is None: return
-        self.reached = self.mbg.n_acc
+        self.reached = self.level*self.unit
         self.mbg.n_acc,self.mbg = self.n0,None
 
     def _say(self, text):
