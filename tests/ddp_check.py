@@ -8,6 +8,8 @@ from fastai_bsi.distributed import *
 from fastai_bsi.noise_scale import GradientNoiseScale
 try: from fastai_bsi.scaler import BatchSizeScaler
 except ImportError: BatchSizeScaler = None
+try: from fastai_bsi.ramp import BatchSizeRamp
+except ImportError: BatchSizeRamp = None
 
 N_TRAIN,N_VALID,WORLD,N_REG = 48,16,2,8192
 
@@ -67,6 +69,12 @@ def reg_learner(bs, cbs, order=None):
 
 def scalers(): return [BatchSizeScaler(ref_bs=8, verbose=False)] if BatchSizeScaler else []
 
+def ramp_sched(p):
+    "Samples per step, all processes together, as the fit goes: 1, 2 and 3 batches of 4 on each of the 2 workers"
+    return 8 if p < 0.25 else 16 if p < 0.6 else 24
+
+def ramps(**kw): return [BatchSizeRamp(verbose=False, **kw)] if BatchSizeRamp else []
+
 def scenarios(rank):
     "name: (make the Learner, kwargs of `distrib_ctx` or None for no DDP, epochs)"
     from accelerate.utils import DistributedDataParallelKwargs
@@ -86,6 +94,9 @@ def scenarios(rank):
         fold_unused   = (lambda: learner(Gated, 8, [MBG(micro_bs=4, fold=True), CommCounter()]), dict(kwargs_handlers=[ddp_kw]), 1),
         gns_split     = (lambda: reg_learner(16, [MBG(micro_bs=4), GradientNoiseScale(), CommCounter()]), no_bn, 1),
         gns_fold      = (lambda: reg_learner(8, [MBG(n_acc=2, fold=True), GradientNoiseScale(), CommCounter()]), no_bn, 1),
+        ramp_acc      = (lambda: learner(cnn, 4, [MBG(n_acc=1), CommCounter()] + ramps(sched=ramp_sched)), no_bn, 2),
+        ramp_loop_fold = (lambda: learner(cnn, 4, [MBG(micro_bs=2, fold=True), CommCounter()] + ramps(sched=ramp_sched)), no_bn, 2),
+        ramp_noise    = (lambda: reg_learner(8, [MBG(micro_bs=4), GradientNoiseScale(), CommCounter()] + ramps(max_bs=64, factor=1e-3, min_steps=4)), no_bn, 1),
         plain_ddp     = (lambda: learner(cnn, 8, [CommCounter()], Adam), no_bn, 1),
         plain_ddp_acc = (lambda: learner(cnn, 4, [GradientAccumulation(8), CommCounter()], Adam), no_bn, 1),
         no_mbg        = (lambda: learner(cnn, 8, None), no_bn, 1),
@@ -118,6 +129,7 @@ def run(make, ctx, epochs):
         if isinstance(cb, CommCounter): res['comm'] = cb.per_step
         if BatchSizeScaler and isinstance(cb, BatchSizeScaler): res['eff_bs'] = cb.record['bs']
         if isinstance(cb, GradientNoiseScale): res['gns'] = cb.history
+        if BatchSizeRamp and isinstance(cb, BatchSizeRamp): res['step_bs'],res['ramp'] = learn.recorder.step_bs,cb.history
     return res
 
 if __name__ == '__main__':
