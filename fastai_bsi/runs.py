@@ -113,11 +113,18 @@ _opts = dict(adam=Adam, lamb=Lamb, sgd=SGD, adam_bsi=adam_bsi, lamb_bsi=lamb_bsi
 _scheds = ('const', 'one_cycle', 'flat_cos')
 _dls_cache = {}
 class _StepBatches(Callback):
-    "The samples of each optimizer step `BatchSizeRamp` recorded, one list per epoch in `self.epochs`"
+    "The samples of each optimizer step `BatchSizeRamp` recorded, one list per epoch in `self.epochs`; `trace`: also (samples seen, the step's samples, smoothed B_simple) per step in `self.traces`"
     order = 51
-    def before_fit(self): self.epochs = []
-    def before_train(self): self.n0 = len(self.learn.batch_size_ramp.step_bs)
-    def after_train(self): self.epochs.append(list(self.learn.batch_size_ramp.step_bs[self.n0:]))
+    def __init__(self, trace=False): self.trace = trace
+    def before_fit(self): self.epochs,self.traces,self.seen = [],[],0
+    def before_train(self): self.n0,self.rows = len(self.learn.batch_size_ramp.step_bs),[]
+    def after_step(self):
+        if not self.trace: return
+        n,gns = self.learn.micro_batch_grads.n_seen,getattr(self.learn, 'gradient_noise_scale', None)
+        b = None if gns is None else gns.b_simple                    # (GradientNoiseScale took this step's estimate at before_step)
+        self.seen += n
+        self.rows.append((self.seen, n, round(float(b), 3) if b is not None and math.isfinite(b) else None))
+    def after_train(self): self.epochs.append(list(self.learn.batch_size_ramp.step_bs[self.n0:])); self.traces.append(self.rows)
 
 _ramp_scheds = dict(exp=SchedExp, lin=SchedLin, cos=SchedCos, const=lambda v,*_: SchedNo(v, v))
 
@@ -174,6 +181,7 @@ def train_run(
     vit:dict|None=None, # vit_qk arguments other than size and n_out (arch='vit')
     ramp:dict|None=None, # Grow the batch (BatchSizeRamp; needs micro_bs): dict(sched=('exp', 32, 512)) or dict(noise=True, max_bs=512), other keys to BatchSizeRamp; a bs_scaler should have per_step=True. Adds the columns steps and step_bs
     gns:bool=False, # Also measure the gradient noise scale (GradientNoiseScale; needs micro_bs): a b_simple column
+    step_trace:bool=False, # With `ramp`: a step_trace column, each epoch's steps as JSON [samples seen, the step's samples, smoothed B_simple or null]
     curve_every:int|None=None, # Also record the training loss per window of this many samples (LossCurve): a curve column
     device=None, # Device (default: fastai's default_device())
     path=None, # Imagenette folder (default: untar_data(URLs.IMAGENETTE_160))
@@ -184,12 +192,13 @@ def train_run(
     if sched not in _scheds: raise ValueError(f"`sched` must be one of {list(_scheds)}, got {sched!r}")
     if arch=='vit' and norm!='layer': raise ValueError(f"arch='vit' has layer norm inside: pass norm='layer', got {norm!r}")
     if gns and not micro_bs: raise ValueError("`gns=True` measures the noise scale from micro-batches: it needs `micro_bs`")
+    if step_trace and not ramp: raise ValueError("`step_trace=True` records the steps of a batch-size ramp: it needs `ramp`")
     if 'scaler' in kwargs: raise TypeError("`scaler` is called `bs_scaler` now (fastai's `learn.scaler` is the GradScaler)")
     cfg = dict(opt=opt, bs=bs, micro_bs=micro_bs, lr=lr, mom=mom, sqr_mom=sqr_mom, wd=wd, epochs=epochs, sched=sched,
                **(dict(gns=True) if gns else {}), **(dict(curve_every=curve_every) if curve_every else {}),
                scaler=str(bs_scaler) if bs_scaler else '', arch=arch, norm=norm, widen=widen, size=size,
                **(dict(label_smoothing=label_smoothing) if label_smoothing else {}), **(dict(vit=str(vit)) if vit else {}),
-               n_per_class=n_per_class, seed=seed, **(dict(ramp=str(ramp)) if ramp else {}), **kwargs)
+               n_per_class=n_per_class, seed=seed, **(dict(ramp=str(ramp)) if ramp else {}), **(dict(step_trace=True) if step_trace else {}), **kwargs)
     d = _dls(size, n_per_class, n_valid_per_class, bs, device, path, augment, multiple_of)
     set_seed(seed, reproducible=True)                  # the shuffling order depends on the seed, not on `bs`
     dls = DataLoaders(d.train.new(bs=bs), d.valid, device=d.device)
@@ -197,7 +206,7 @@ def train_run(
     etl = EpochTrainLoss()
     cbs = [etl] + (_ramp_cbs(ramp, bs, micro_bs, gns) if ramp else [MicroBatchGrads(micro_bs=micro_bs)] if micro_bs else []) + ([BatchSizeScaler(verbose=False, **bs_scaler)] if bs_scaler else [])
     if gns: cbs.append(GradientNoiseScale())
-    if ramp: sb = _StepBatches(); cbs.append(sb)
+    if ramp: sb = _StepBatches(step_trace); cbs.append(sb)
     if curve_every: lc = LossCurve(curve_every); cbs.append(lc)
     opt_func = partial(_opts[opt], mom=mom, sqr_mom=sqr_mom) if opt!='sgd' else partial(SGD, mom=mom)
     loss = LabelSmoothingCrossEntropyFlat(eps=label_smoothing) if label_smoothing else CrossEntropyLossFlat()
@@ -223,6 +232,7 @@ def train_run(
         if curve_every: rows[-1]['curve'] = json.dumps(lc.epochs[e])   # the epoch's windows, as JSON for the CSV
         if ramp:                                          # optimizer steps so far, and the epoch's mean samples per step
             s = sb.epochs[e]; rows[-1].update(steps=sum(len(o) for o in sb.epochs[:e+1]), step_bs=float(np.mean(s)) if s else float('nan'))
+            if step_trace: rows[-1]['step_trace'] = json.dumps(sb.traces[e])
     return rows
 
 # %% ../nbs/05a_runs.ipynb #ea2f7208
