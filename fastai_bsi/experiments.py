@@ -209,6 +209,10 @@ def _ramp_sweeps(run, batch_sizes, micro_bs, lr0s, **c):
     "Experiment 4, grow the batch: `adam_bsi` (linear rule) and Adam (OLMo-core's sqrt recipe), fixed B_ref and B_max, a schedule ramp between them, and the noise-driven ramp"
     return run(ramp_configs(batch_sizes, lr0s, micro_bs), **c)
 
+def _ramp_trace_sweeps(run, batch_sizes, micro_bs, lr0s, **c):
+    "Experiment 4's noise-driven ramp with each optimizer step recorded (`step_trace`: samples seen, the step's samples, smoothed B_simple)"
+    return run([dict(o, step_trace=True) for o in ramp_configs(batch_sizes, lr0s, micro_bs) if o['series']=='noise'], **c)
+
 def _forum_sweeps(run, base_bs, batch_sizes, offsets, **c):
     "Experiment 3, the forum's sweeps: one hyperparameter scaled at a time with offsets 1/4..4, fastai `Adam`"
     hps = dict(lr=3e-3, mom=0.9, sqr_mom=0.99, wd=0.01, sched='one_cycle', multiple_of=max(batch_sizes+(base_bs,)), base_bs=base_bs)
@@ -233,13 +237,14 @@ EXPERIMENTS = dict(paper=Experiment(PAPER_GRIDS, _paper_sweeps, dry_lrs='lr0s'),
                    forum=Experiment(FORUM_GRIDS, _forum_sweeps),
                    noise=Experiment(PAPER_GRIDS, _noise_sweeps, seeds=(0,)),     # Experiment 1's grid, its runs at B_max only
                    vit=Experiment(VIT_GRIDS, _vit_sweeps, dry_lrs='lr0s'),
-                   ramp=Experiment(RAMP_GRIDS, _ramp_sweeps, dry_lrs='lr0s'))
+                   ramp=Experiment(RAMP_GRIDS, _ramp_sweeps, dry_lrs='lr0s'),
+                   ramp_trace=Experiment(RAMP_GRIDS, _ramp_trace_sweeps, seeds=(0,)))   # Experiment 4's noise-driven arm, step by step
 
 # %% ../nbs/05_experiments.ipynb #dd6c2387
 def _firsts(v): return {k: o[:1] for k,o in v.items()} if isinstance(v, dict) else v[:1]
 
 def run_experiment(
-    name:str, # 'paper', 'lamb', 'forum', 'noise', 'vit' or 'ramp' (a key of EXPERIMENTS)
+    name:str, # 'paper', 'lamb', 'forum', 'noise', 'vit', 'ramp' or 'ramp_trace' (a key of EXPERIMENTS)
     scale:str='quick', # 'quick', 'cpu' or 'gpu' (see SCALES and the experiment's grids)
     csv=None, # Results file (resumed if it exists)
     seeds=None, # Every configuration runs once per seed (None: the experiment's own seeds)
@@ -279,7 +284,7 @@ paper_protocol,lamb_rule,forum_sweeps,noise_scale_runs,vit_protocol,ramp_experim
 # %% ../nbs/05_experiments.ipynb #98a6b4e9
 @call_parse
 def experiment(
-    name:str, # 'paper', 'lamb', 'forum', 'noise', 'vit' or 'ramp'
+    name:str, # 'paper', 'lamb', 'forum', 'noise', 'vit', 'ramp' or 'ramp_trace'
     scale:str='cpu', # 'quick', 'cpu' or 'gpu'
     out:str='results', # Folder for {name}_{scale}.csv and the run log
     seeds:str=None, # Comma-separated seeds (default: the experiment's own, e.g. 0,1,2 for 'paper' and 'forum')
