@@ -51,7 +51,7 @@ def _rule_conv(m, x, go, kappa):
     if x.device.type!='cpu': gw = _conv_grouped(m, x, go, kappa)
     elif x.dim()==4 and m.groups==1 and go.shape[2]*go.shape[3] <= 16: gw = _conv_im2col(m, x, go, kappa)
     else: gw = _conv_per_chunk(m, x, go, kappa)
-    res = {'weight': gw}
+    res = {'weight': gw.contiguous()}    # (channels_last input: the weight gradients come in its memory format)
     if m.bias is not None: res['bias'] = go.reshape(kappa, x.shape[0]//kappa, go.shape[1], -1).sum((1, 3))
     return res
 
@@ -134,9 +134,31 @@ ONE_PASS_RULES = {nn.Linear: _rule_linear, nn.Conv1d: _rule_conv, nn.Conv2d: _ru
                   nn.LayerNorm: _rule_layernorm, nn.GroupNorm: _rule_groupnorm,
                   nn.BatchNorm1d: _rule_batchnorm, nn.BatchNorm2d: _rule_batchnorm, nn.BatchNorm3d: _rule_batchnorm}
 
+def _forward_class(t):
+    "The class in `t`'s method resolution order whose `forward` instances of `t` run"
+    return next((c for c in t.__mro__ if 'forward' in c.__dict__), None)
+
+def _rule_of(m):
+    "The rule for what `m` computes: its type's, or that of the class whose `forward` (and `_conv_forward`) it inherits; or None"
+    t = type(m)
+    if t in ONE_PASS_RULES: return ONE_PASS_RULES[t]
+    k = _forward_class(t)
+    if k not in ONE_PASS_RULES: return None
+    if any('_conv_forward' in c.__dict__ for c in t.__mro__[:t.__mro__.index(k)]): return None
+    return ONE_PASS_RULES[k]
+
+def _no_rule(m):
+    "Why `m` has no rule, naming the class with a rule whose maths it changes, if any"
+    t = type(m); base = next((c for c in t.__mro__[1:] if c in ONE_PASS_RULES), None)
+    if base is None: return f"no one-pass rule for {t.__name__}"
+    what = 'forward' if _forward_class(t) is not base else '_conv_forward'
+    return f"no one-pass rule for {t.__name__}: it overrides the {what} of {base.__name__}, whose rule would not compute its maths"
+
 def _why_not(m):
     "Why module `m` (which has parameters of its own) cannot take the one pass, or None"
-    if type(m) not in ONE_PASS_RULES: return f"no one-pass rule for {type(m).__name__}"
+    if type(m) is nn.modules.linear.NonDynamicallyQuantizableLinear:      # (a Linear subclass that does not override forward)
+        return "MultiheadAttention's out_proj: its owner reads its weight and bias directly, never calling its forward"
+    if _rule_of(m) is None: return _no_rule(m)
     if isinstance(m, (nn.Conv1d, nn.Conv2d)) and (isinstance(m.padding, str) or m.padding_mode!='zeros'):
         return f"{type(m).__name__} with padding={m.padding!r}, padding_mode={m.padding_mode!r} has no rule"
     if isinstance(m, nn.Embedding) and (m.max_norm is not None or m.scale_grad_by_freq or m.sparse):
@@ -207,6 +229,7 @@ class OnePassStats:
         self.model,self.max_numel,self.alive = model,max_numel,alive or (lambda: True)
         self.sizes,self.active,self.sq,self._pending,self._acc = [],False,{},{},{}
         self.mods = [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
+        self.rules = {m: _rule_of(m) for m in self.mods}
         self.hooks = [m.register_forward_hook(self._fwd) for m in self.mods]
         self.bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         for m in self.bns: m.forward = functools.partial(_bn_forward, m, self)
@@ -251,7 +274,7 @@ class OnePassStats:
         "`sq[p] += sum_k B^2/n_k C_k^2` for the micro-batches `i:i+len(c)` (`c` is used up)"
         B = sum(self.sizes)
         w = torch.tensor([B*B/n for n in self.sizes[i:i+len(c)]], dtype=c.dtype, device=c.device)
-        q = torch.mv(c.square_().view(len(c), -1).t(), w).view(c.shape[1:])
+        q = torch.mv(c.square_().reshape(len(c), -1).t(), w).view(c.shape[1:])
         self._add(p, q)
 
     def _add(self, p, q):
@@ -274,7 +297,7 @@ class OnePassStats:
                 return out
             for s,e,i,j in self._runs(m):
                 xs,gs = _f32(x[s:e]),_f32(go[s:e])
-                for nm,c in ONE_PASS_RULES[type(m)](m, xs, gs, j-i).items():
+                for nm,c in self.rules[m](m, xs, gs, j-i).items():
                     if grads: out[nm] = out[nm].add_(c.sum(0)) if nm in out else c.sum(0)
                     if not ps[nm].requires_grad: continue
                     if not shared: self._add_squares(ps[nm], c, i); continue
