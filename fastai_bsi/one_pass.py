@@ -152,6 +152,11 @@ def _rule_bn_act(m, x, go, kappa):
 def _rule_layerscale(m, x, go, kappa): return {'gamma': _red(go*x, kappa, m.gamma.shape)}
 def _rule_layerscale2d(m, x, go, kappa): return {'gamma': _red(go*x, kappa)}
 
+def _rule_convnext_gamma(m, x, go, kappa):
+    "timm's ConvNeXtBlock's layer scale: `x` is the block's input and its `mlp`'s output, which `gamma` multiplies"
+    h = x[1] if m.use_conv_mlp else x[1].permute(0, 3, 1, 2)
+    return {'gamma': _red(go*h, kappa)}
+
 def _rule_vit_tokens(m, x, go, kappa):
     "timm's VisionTransformer's own tokens and position embedding, from the tokens `x` after `_pos_embed` and their gradient"
     g = go.reshape(kappa, -1, *go.shape[1:]).sum(1)          # (kappa, tokens, dim): each micro-batch's sum over its samples
@@ -194,6 +199,7 @@ _NAMED_RULES = {      # timm's layers, by name (timm is not a dependency)
     'timm.layers.norm.LayerNorm2d': _rule_layernorm2d, 'timm.layers.norm_act.BatchNormAct2d': _rule_bn_act,
     'timm.layers.layer_scale.LayerScale': _rule_layerscale, 'timm.layers.layer_scale.LayerScale2d': _rule_layerscale2d}
 _ENTRY_RULES = {'timm.models.vision_transformer.VisionTransformer': ('pos_drop', _rule_vit_tokens)}   # (child whose input, rule)
+_HELD_RULES = {'timm.models.convnext.ConvNeXtBlock': ('mlp', _rule_convnext_gamma)}     # (child whose output the rule reads too, rule)
 
 def _qualname(c): return f"{c.__module__}.{c.__qualname__}"
 def _lookup(c): return ONE_PASS_RULES.get(c) or _NAMED_RULES.get(_qualname(c))
@@ -213,6 +219,7 @@ def _rule_of(m):
     return r
 
 def _entry_of(m): return _ENTRY_RULES.get(_qualname(type(m)))
+def _held_of(m): return _HELD_RULES.get(_qualname(type(m)))
 
 _RANDOM = ('DropPath', 'DropBlock2d')     # timm's, with their `drop_prob`
 
@@ -240,6 +247,11 @@ def _why_not(m):
         if m.pos_embed is None or m.dynamic_img_size: return f"{t.__name__} without pos_embed or with dynamic_img_size has no rule"
         if own - {'cls_token', 'reg_token', 'pos_embed'}: return f"{t.__name__}'s own {sorted(own - {'cls_token', 'reg_token', 'pos_embed'})} have no rule"
         return None
+    if _held_of(m):
+        if own - {'gamma'}: return f"{t.__name__}'s own {sorted(own - {'gamma'})} have no rule"
+        if not isinstance(m.drop_path, nn.Identity): return (f"{t.__name__} with drop path: its layer scale's rule needs the gradient "
+                                                             "before the drop path's random draws (set drop_path_rate to 0)")
+        return None
     r = _rule_of(m)
     if r is _rule_bn_act and _draws(m.drop): return f"{t.__name__}'s `drop` draws random numbers, which its rule would draw again"
     if r in (_rule_layerscale, _rule_layerscale2d) and m.inplace: return f"{t.__name__}(inplace=True) overwrites the input its rule needs"
@@ -264,7 +276,7 @@ def check_one_pass(
         if any(p.requires_grad for p in m.parameters(recurse=False)):
             why,nm = _why_not(m),nm or type(model).__name__
             if why: bad.append((nm, why))
-            elif _rule_of(m) is None and _entry_of(m) is None: gen.append((nm, type(m).__name__))
+            elif _rule_of(m) is None and _entry_of(m) is None and _held_of(m) is None: gen.append((nm, type(m).__name__))
     bad.general = gen
     return bad
 
@@ -324,12 +336,15 @@ class OnePassStats:
         wgrad_once:bool=False, # Linear and convolutions: weight gradients as the sums of the Cₖ, autograd computing none (slower on CPUs)
     ):
         self.model,self.max_numel,self.alive = model,max_numel,alive or (lambda: True)
-        self.sizes,self.active,self.sq,self._pending,self._acc = [],False,{},{},{}
+        self.sizes,self.active,self.sq,self._pending,self._acc,self._held = [],False,{},{},{},{}
         self.mods = [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
         self.rules,self.hooks,self.general = {},[],set()
         for m in self.mods:
             at,r = _entry_of(m),_rule_of(m)
             if at: self.rules[m] = at[1]; self.hooks.append(m.get_submodule(at[0]).register_forward_pre_hook(functools.partial(self._fwd_at, m)))
+            elif _held_of(m):
+                ch,self.rules[m] = _held_of(m)
+                self.hooks += [m.get_submodule(ch).register_forward_hook(functools.partial(self._hold, m)), m.register_forward_hook(self._fwd_held)]
             elif r: self.rules[m] = r; self.hooks.append(m.register_forward_hook(self._fwd))
             else:
                 self.rules[m] = _rule_general; self.general.add(m)
@@ -343,11 +358,11 @@ class OnePassStats:
         sizes:list, # The micro-batch sizes of the next training batch, in order
     ):
         "Before a training batch's forward pass: compute statistics for micro-batches of `sizes`"
-        self.sizes,self.active,self.sq,self._pending,self._acc = list(sizes),True,{},{},{}
+        self.sizes,self.active,self.sq,self._pending,self._acc,self._held = list(sizes),True,{},{},{},{}
 
     def stop(self):
         "No statistics (validation, or the batch is done): batch norm and the hooks act as usual"
-        self.active,self._pending,self._acc = False,{},{}
+        self.active,self._pending,self._acc,self._held = False,{},{},{}
 
     def remove(self):
         "Remove the hooks and the batch norm patches"
@@ -377,6 +392,17 @@ class OnePassStats:
         if x.shape[0]!=sum(self.sizes): return
         self._pending[m] = self._pending.get(m, 0) + 1
         x.register_hook(functools.partial(self._bwd, m, x.detach()))
+
+    def _hold(self, m, child, inp, out):
+        "Keep the output of `m`'s child `child` (`_HELD_RULES`) for `m`'s hook, which comes next"
+        if self.active and self.alive() and torch.is_grad_enabled() and isinstance(out, Tensor): self._held[m] = out.detach()
+
+    def _fwd_held(self, m, inp, out):
+        "A module whose rule reads its input, its child's output it holds, and its output gradient"
+        h = self._held.pop(m, None)
+        if h is None or not (isinstance(out, Tensor) and out.requires_grad) or out.shape[0]!=sum(self.sizes): return
+        self._pending[m] = self._pending.get(m, 0) + 1
+        out.register_hook(functools.partial(self._bwd, m, (inp[0].detach(), h)))
 
     def _runs(self, m):
         "`(start, end, i, j)`: micro-batches `i:j`, samples `start:end`, of one size, few enough for `max_numel`"
