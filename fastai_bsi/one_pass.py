@@ -1,4 +1,4 @@
-"""Per-micro-batch gradient statistics from one forward and one backward pass over the whole batch: per-layer rules, batch norm per micro-batch
+"""Per-micro-batch gradient statistics from one forward and one backward pass over the whole batch: per-layer rules, a general rule for other modules, batch norm per micro-batch
 
 Docs: https://fastai-bsi.github.io/fastai_bsi/one_pass.html.md"""
 
