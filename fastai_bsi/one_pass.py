@@ -171,23 +171,25 @@ def _rule_vit_tokens(m, x, go, kappa):
 def _batched(t, B): return isinstance(t, Tensor) and t.dim() > 0 and t.shape[0]==B
 
 def _rule_general(m, x, go, kappa):
-    "Any module: per micro-batch, the vector-Jacobian product of `m` alone with respect to its own parameters; `x` is `(args, kwargs)`"
-    names = [n for n,p in m.named_parameters(recurse=False) if p.requires_grad]
+    "Any module: per micro-batch, the vector-Jacobian product of `m` alone with respect to its own parameters and `extra` ones; `x` is `(args, kwargs, extra)`"
+    *x,extra = x
+    names = [n for n,p in m.named_parameters(recurse=False) if p.requires_grad] + list(extra)
     B = go.shape[0]; M = B//kappa
-    flat,spec = tree_flatten(x)
+    flat,spec = tree_flatten(tuple(x))
     dims = [0 if _batched(t, B) else None for t in flat]
     flat = [t.reshape(kappa, M, *t.shape[1:]) if d==0 else t for t,d in zip(flat, dims)]
     def vjp(ps, flat, g):
         args,kwargs = tree_unflatten(flat, spec)
         return torch.func.vjp(lambda *ps: torch.func.functional_call(m, dict(zip(names, ps)), args, kwargs), *ps)[1](g)
-    ps = tuple(getattr(m, n).detach() for n in names)
+    ps = tuple(m.get_parameter(n).detach() for n in names)
     try: cs = torch.func.vmap(vjp, in_dims=(None, dims, 0))(ps, flat, go.reshape(kappa, M, *go.shape[1:]))
     except RuntimeError as err:
         if 'random' not in str(err): raise
         raise RuntimeError(f"The one pass's general rule re-runs {type(m).__name__}, whose forward draws random numbers, which the "
                            "re-run would draw again, differently: set its random layers' rates to 0, give it a rule, or use "
                            "`one_pass=False`") from err
-    return dict(zip(names, cs))
+    seen = set()        # each C is squared in place: one tensor that vjp hands to two parameters (`a + b`) is copied
+    return {n: c.clone() if c.data_ptr() in seen or seen.add(c.data_ptr()) else c for n,c in zip(names, cs)}
 
 # %% ../nbs/01c_one_pass.ipynb #45c06f6e
 ONE_PASS_RULES = {nn.Linear: _rule_linear, nn.Conv1d: _rule_conv, nn.Conv2d: _rule_conv, nn.Embedding: _rule_embedding,
@@ -317,7 +319,7 @@ def _native_wgrads(m, x, go):
 def _once_forward(m, stats, x):
     "Linear or convolution: in a one-pass training batch through `_WGradOnce`, so autograd computes no weight gradient"
     if not (stats.active and stats.alive() and torch.is_grad_enabled() and x.shape[0]==sum(stats.sizes)): return type(m).forward(m, x)
-    stats._pending[m] = stats._pending.get(m, 0) + 1
+    stats._pending[m] = stats._pending.get(m, 0) + 1; stats._seen[m] = stats._seen.get(m, 0) + 1
     return _WGradOnce.apply(x, m.weight, m.bias, m, stats)
 
 def _f32(t): return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t    # autocast: sums in float32
@@ -336,7 +338,7 @@ class OnePassStats:
         wgrad_once:bool=False, # Linear and convolutions: weight gradients as the sums of the Cₖ, autograd computing none (slower on CPUs)
     ):
         self.model,self.max_numel,self.alive = model,max_numel,alive or (lambda: True)
-        self.sizes,self.active,self.sq,self._pending,self._acc,self._held = [],False,{},{},{},{}
+        self.sizes,self.active,self.sq,self._pending,self._acc,self._held,self._seen,self._snap = [],False,{},{},{},{},{},{}
         self.mods = [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
         self.rules,self.hooks,self.general = {},[],set()
         for m in self.mods:
@@ -348,7 +350,9 @@ class OnePassStats:
             elif r: self.rules[m] = r; self.hooks.append(m.register_forward_hook(self._fwd))
             else:
                 self.rules[m] = _rule_general; self.general.add(m)
-                self.hooks.append(m.register_forward_hook(self._fwd_general, with_kwargs=True))
+                self.hooks += [m.register_forward_pre_hook(self._pre_general), m.register_forward_hook(self._fwd_general, with_kwargs=True)]
+        inner = set(self.mods)
+        self.inner = {m: [(n, d) for n,d in m.named_modules() if d is not m and d in inner] for m in self.general}   # children with hooks
         self.bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         for m in self.bns: m.forward = functools.partial(_bn_forward, m, self)
         self.once = [m for m in self.mods if wgrad_once and type(m) in _ONCE]     # weight gradients from the C_k, not autograd
@@ -358,11 +362,11 @@ class OnePassStats:
         sizes:list, # The micro-batch sizes of the next training batch, in order
     ):
         "Before a training batch's forward pass: compute statistics for micro-batches of `sizes`"
-        self.sizes,self.active,self.sq,self._pending,self._acc,self._held = list(sizes),True,{},{},{},{}
+        self.sizes,self.active,self.sq,self._pending,self._acc,self._held,self._seen,self._snap = list(sizes),True,{},{},{},{},{},{}
 
     def stop(self):
         "No statistics (validation, or the batch is done): batch norm and the hooks act as usual"
-        self.active,self._pending,self._acc,self._held = False,{},{},{}
+        self.active,self._pending,self._acc,self._held,self._seen,self._snap = False,{},{},{},{},{}
 
     def remove(self):
         "Remove the hooks and the batch norm patches"
@@ -375,22 +379,29 @@ class OnePassStats:
         if type(out.grad_fn).__name__=='_WGradOnceBackward': return      # its backward does the work
         x = inp[0]
         if x.shape[0]!=sum(self.sizes): return
-        self._pending[m] = self._pending.get(m, 0) + 1
+        self._pending[m] = self._pending.get(m, 0) + 1; self._seen[m] = self._seen.get(m, 0) + 1
         out.register_hook(functools.partial(self._bwd, m, x.detach()))
 
+    def _pre_general(self, m, args):
+        "Before a general-rule module's forward: how often each of its children with hooks has run so far"
+        if self.active: self._snap[m] = {d: self._seen.get(d, 0) for _,d in self.inner[m]}
+
     def _fwd_general(self, m, args, kwargs, out):
-        "The general rule's modules: keep all the inputs"
+        "The general rule's modules: keep all the inputs, and the names of the parameters of children that did not run (read by `m` itself)"
+        snap = self._snap.pop(m, {})
         if not (self.active and self.alive() and torch.is_grad_enabled() and isinstance(out, Tensor) and out.requires_grad): return
         if out.dim()==0 or out.shape[0]!=sum(self.sizes): return
-        self._pending[m] = self._pending.get(m, 0) + 1
-        out.register_hook(functools.partial(self._bwd, m, tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, (args, kwargs))))
+        self._pending[m] = self._pending.get(m, 0) + 1; self._seen[m] = self._seen.get(m, 0) + 1
+        extra = tuple(f"{n}.{pn}" for n,d in self.inner[m] if self._seen.get(d, 0)==snap.get(d, 0)
+                      for pn,p in d.named_parameters(recurse=False) if p.requires_grad)
+        out.register_hook(functools.partial(self._bwd, m, (*tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, (args, kwargs)), extra)))
 
     def _fwd_at(self, m, child, args):
         "A module whose rule reads the input of its child `child` (`_ENTRY_RULES`) and that input's gradient"
         x = args[0] if args else None
         if not (self.active and self.alive() and torch.is_grad_enabled() and isinstance(x, Tensor) and x.requires_grad): return
         if x.shape[0]!=sum(self.sizes): return
-        self._pending[m] = self._pending.get(m, 0) + 1
+        self._pending[m] = self._pending.get(m, 0) + 1; self._seen[m] = self._seen.get(m, 0) + 1
         x.register_hook(functools.partial(self._bwd, m, x.detach()))
 
     def _hold(self, m, child, inp, out):
@@ -401,7 +412,7 @@ class OnePassStats:
         "A module whose rule reads its input, its child's output it holds, and its output gradient"
         h = self._held.pop(m, None)
         if h is None or not (isinstance(out, Tensor) and out.requires_grad) or out.shape[0]!=sum(self.sizes): return
-        self._pending[m] = self._pending.get(m, 0) + 1
+        self._pending[m] = self._pending.get(m, 0) + 1; self._seen[m] = self._seen.get(m, 0) + 1
         out.register_hook(functools.partial(self._bwd, m, (inp[0].detach(), h)))
 
     def _runs(self, m):
@@ -433,7 +444,7 @@ class OnePassStats:
         if not self.active: return out
         self._pending[m] -= 1
         shared = m in self._acc or self._pending[m] > 0       # more calls of `m` to come, or some came before
-        ps = dict(m.named_parameters(recurse=False))
+        ps = dict(m.named_parameters(recurse=m in self.general))      # (the general rule: children's parameters it read itself too)
         with torch.no_grad():
             if not shared and type(m) is nn.Linear and x.dim()==2 and max(self.sizes)==1:
                 self._per_sample_linear(m, x, go, ps)
