@@ -392,7 +392,9 @@ class OnePassStats:
         if not (self.active and self.alive() and torch.is_grad_enabled() and isinstance(out, Tensor) and out.requires_grad): return
         if out.dim()==0 or out.shape[0]!=sum(self.sizes): return
         self._pending[m] = self._pending.get(m, 0) + 1; self._seen[m] = self._seen.get(m, 0) + 1
-        extra = tuple(f"{n}.{pn}" for n,d in self.inner[m] if self._seen.get(d, 0)==snap.get(d, 0)
+        ran = lambda d: self._seen.get(d, 0) > snap.get(d, 0)
+        claimed = tuple(n + '.' for n,d in self.inner[m] if d in self.general and ran(d))    # (their own general rule does theirs)
+        extra = tuple(f"{n}.{pn}" for n,d in self.inner[m] if not ran(d) and not n.startswith(claimed)
                       for pn,p in d.named_parameters(recurse=False) if p.requires_grad)
         out.register_hook(functools.partial(self._bwd, m, (*tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, (args, kwargs)), extra)))
 
