@@ -1,4 +1,4 @@
-"""Per-micro-batch gradient statistics from one forward and one backward pass over the whole batch: per-layer rules, batch norm per micro-batch
+"""Per-micro-batch gradient statistics from one forward and one backward pass over the whole batch: per-layer rules, a general rule for other modules, batch norm per micro-batch
 
 Docs: https://fastai-bsi.github.io/fastai_bsi/one_pass.html.md"""
 
@@ -7,10 +7,11 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/one_pass.html.md"""
 # %% ../nbs/01c_one_pass.ipynb #599fe389
 from __future__ import annotations
 import functools, itertools
+from torch.utils._pytree import tree_flatten, tree_unflatten, tree_map
 from fastai.basics import *
 
 # %% auto #0
-__all__ = ['ONE_PASS_RULES', 'check_one_pass', 'OnePassStats']
+__all__ = ['ONE_PASS_RULES', 'OnePassCheck', 'check_one_pass', 'OnePassStats']
 
 # %% ../nbs/01c_one_pass.ipynb #74118c1f
 def _rule_linear(m, x, go, kappa):
@@ -51,7 +52,7 @@ def _rule_conv(m, x, go, kappa):
     if x.device.type!='cpu': gw = _conv_grouped(m, x, go, kappa)
     elif x.dim()==4 and m.groups==1 and go.shape[2]*go.shape[3] <= 16: gw = _conv_im2col(m, x, go, kappa)
     else: gw = _conv_per_chunk(m, x, go, kappa)
-    res = {'weight': gw}
+    res = {'weight': gw.contiguous()}    # (channels_last input: the weight gradients come in its memory format)
     if m.bias is not None: res['bias'] = go.reshape(kappa, x.shape[0]//kappa, go.shape[1], -1).sum((1, 3))
     return res
 
@@ -63,32 +64,37 @@ def _rule_embedding(m, x, go, kappa):
     if m.padding_idx is not None: g = g*(x.reshape(-1, 1) != m.padding_idx)
     return {'weight': torch.zeros(kappa*n, d, dtype=g.dtype, device=g.device).index_add_(0, idx.flatten(), g).view(kappa, n, d)}
 
+def _red(t, kappa, shape=None):
+    "Per micro-batch, the sum of `t` over all but the trailing dimensions `shape`, or (None) all but dim 1, the channels"
+    t = t.reshape(kappa, -1, *t.shape[1:])
+    if shape is not None: return t.reshape(kappa, -1, *shape).sum(1)                # LayerNorm: the trailing dims
+    return t.transpose(1, 2).reshape(kappa, t.shape[2], -1).sum(-1)                 # channels: dim 1 of each sample
+
 def _affine(m, xhat, go, kappa, per_channel):
     "The sums of `go*xhat` (weight) and `go` (bias) over all but the weight's dimensions, per micro-batch"
-    def red(t):
-        t = t.reshape(kappa, -1, *t.shape[1:])
-        if not per_channel: return t.reshape(kappa, -1, *m.weight.shape).sum(1)      # LayerNorm: the trailing dims
-        return t.transpose(1, 2).reshape(kappa, t.shape[2], -1).sum(-1)              # channels: dim 1 of each sample
+    shape = None if per_channel else m.weight.shape
     res = {}
-    if m.weight is not None: res['weight'] = red(go*xhat)
-    if getattr(m, 'bias', None) is not None: res['bias'] = red(go)
+    if m.weight is not None: res['weight'] = _red(go*xhat, kappa, shape)
+    if getattr(m, 'bias', None) is not None: res['bias'] = _red(go, kappa, shape)
     return res
 
 def _rule_layernorm(m, x, go, kappa): return _affine(m, F.layer_norm(x, m.normalized_shape, eps=m.eps), go, kappa, False)
 def _rule_groupnorm(m, x, go, kappa): return _affine(m, F.group_norm(x, m.num_groups, eps=m.eps), go, kappa, True)
 
 # %% ../nbs/01c_one_pass.ipynb #c777f1ec
-def _rule_batchnorm(m, x, go, kappa):
-    "BatchNorm: each micro-batch normalised with its own statistics in training, with the running ones in eval mode"
+def _bn_xhat(m, x, kappa):
+    "Batch norm's normalised input: each micro-batch with its own statistics in training, with the running ones in eval mode"
     if m.training or not m.track_running_stats:
         xs = x.reshape(kappa, x.shape[0]//kappa, *x.shape[1:])
         dims = [1] + list(range(3, xs.dim()))
         mean,var = xs.mean(dims, keepdim=True),xs.var(dims, unbiased=False, keepdim=True)
-        xhat = ((xs - mean)/torch.sqrt(var + m.eps)).reshape(x.shape)
-    else:
-        sh = [1, -1] + [1]*(x.dim()-2)
-        xhat = (x - m.running_mean.view(sh))/torch.sqrt(m.running_var.view(sh) + m.eps)
-    return _affine(m, xhat, go, kappa, True)
+        return ((xs - mean)/torch.sqrt(var + m.eps)).reshape(x.shape)
+    sh = [1, -1] + [1]*(x.dim()-2)
+    return (x - m.running_mean.view(sh))/torch.sqrt(m.running_var.view(sh) + m.eps)
+
+def _rule_batchnorm(m, x, go, kappa):
+    "BatchNorm: each micro-batch normalised with its own statistics in training, with the running ones in eval mode"
+    return _affine(m, _bn_xhat(m, x, kappa), go, kappa, True)
 
 def _runs_of(sizes):
     "`(size, count)` of each run of equal consecutive micro-batch sizes"
@@ -129,29 +135,151 @@ def _bn_forward(m, stats, x):
     if not (batch_stats and stats.active and stats.alive() and x.shape[0]==sum(stats.sizes)): return type(m).forward(m, x)
     return _bn_per_micro(m, stats.sizes, x, vectorised=x.device.type=='cuda')
 
+# %% ../nbs/01c_one_pass.ipynb #2a53a6b7
+def _rule_layernorm2d(m, x, go, kappa):
+    return _affine(m, F.layer_norm(x.permute(0, 2, 3, 1), m.normalized_shape, eps=m.eps).permute(0, 3, 1, 2), go, kappa, True)
+
+def _rule_bn_act(m, x, go, kappa):
+    "timm's BatchNormAct2d: the batch norm rule on the output gradient taken back through `act` and `drop`"
+    xhat = _bn_xhat(m, x, kappa)
+    z = xhat if m.weight is None else xhat*m.weight.view(1, -1, 1, 1)
+    if m.bias is not None: z = z + m.bias.view(1, -1, 1, 1)
+    with torch.enable_grad():
+        z = z.detach().requires_grad_()
+        gz, = torch.autograd.grad(m.act(m.drop(z*1)), z, go)     # (z*1: not a leaf, which an in-place activation may change)
+    return _affine(m, xhat, gz, kappa, True)
+
+def _rule_layerscale(m, x, go, kappa): return {'gamma': _red(go*x, kappa, m.gamma.shape)}
+def _rule_layerscale2d(m, x, go, kappa): return {'gamma': _red(go*x, kappa)}
+
+def _rule_convnext_gamma(m, x, go, kappa):
+    "timm's ConvNeXtBlock's layer scale: `x` is the block's input and its `mlp`'s output, which `gamma` multiplies"
+    h = x[1] if m.use_conv_mlp else x[1].permute(0, 3, 1, 2)
+    return {'gamma': _red(go*h, kappa)}
+
+def _rule_vit_tokens(m, x, go, kappa):
+    "timm's VisionTransformer's own tokens and position embedding, from the tokens `x` after `_pos_embed` and their gradient"
+    g = go.reshape(kappa, -1, *go.shape[1:]).sum(1)          # (kappa, tokens, dim): each micro-batch's sum over its samples
+    P,res = m.num_prefix_tokens,{}
+    res['pos_embed'] = (g[:, P:] if m.no_embed_class else g).reshape(kappa, *m.pos_embed.shape)
+    i = 0
+    if m.cls_token is not None: res['cls_token'] = g[:, :1].reshape(kappa, *m.cls_token.shape).clone(); i = 1   # (each C is squared in place)
+    if m.reg_token is not None: res['reg_token'] = g[:, i:P].reshape(kappa, *m.reg_token.shape).clone()
+    return res
+
+# %% ../nbs/01c_one_pass.ipynb #4abe7597
+def _batched(t, B): return isinstance(t, Tensor) and t.dim() > 0 and t.shape[0]==B
+
+def _rule_general(m, x, go, kappa):
+    "Any module: per micro-batch, the vector-Jacobian product of `m` alone with respect to its own parameters and `extra` ones; `x` is `(args, kwargs, extra)`"
+    *x,extra = x
+    names = [n for n,p in m.named_parameters(recurse=False) if p.requires_grad] + list(extra)
+    B = go.shape[0]; M = B//kappa
+    flat,spec = tree_flatten(tuple(x))
+    dims = [0 if _batched(t, B) else None for t in flat]
+    flat = [t.reshape(kappa, M, *t.shape[1:]) if d==0 else t for t,d in zip(flat, dims)]
+    def vjp(ps, flat, g):
+        args,kwargs = tree_unflatten(flat, spec)
+        return torch.func.vjp(lambda *ps: torch.func.functional_call(m, dict(zip(names, ps)), args, kwargs), *ps)[1](g)
+    ps = tuple(m.get_parameter(n).detach() for n in names)
+    try: cs = torch.func.vmap(vjp, in_dims=(None, dims, 0))(ps, flat, go.reshape(kappa, M, *go.shape[1:]))
+    except RuntimeError as err:
+        if 'random' not in str(err): raise
+        raise RuntimeError(f"The one pass's general rule re-runs {type(m).__name__}, whose forward draws random numbers, which the "
+                           "re-run would draw again, differently: set its random layers' rates to 0, give it a rule, or use "
+                           "`one_pass=False`") from err
+    seen = set()        # each C is squared in place: one tensor that vjp hands to two parameters (`a + b`) is copied
+    return {n: c.clone() if c.data_ptr() in seen or seen.add(c.data_ptr()) else c for n,c in zip(names, cs)}
+
 # %% ../nbs/01c_one_pass.ipynb #45c06f6e
 ONE_PASS_RULES = {nn.Linear: _rule_linear, nn.Conv1d: _rule_conv, nn.Conv2d: _rule_conv, nn.Embedding: _rule_embedding,
                   nn.LayerNorm: _rule_layernorm, nn.GroupNorm: _rule_groupnorm,
                   nn.BatchNorm1d: _rule_batchnorm, nn.BatchNorm2d: _rule_batchnorm, nn.BatchNorm3d: _rule_batchnorm}
 
+_NAMED_RULES = {      # timm's layers, by name (timm is not a dependency)
+    'timm.layers.norm.LayerNorm': _rule_layernorm, 'timm.layers.linear.Linear': _rule_linear,
+    'timm.layers.norm.LayerNorm2d': _rule_layernorm2d, 'timm.layers.norm_act.BatchNormAct2d': _rule_bn_act,
+    'timm.layers.layer_scale.LayerScale': _rule_layerscale, 'timm.layers.layer_scale.LayerScale2d': _rule_layerscale2d}
+_ENTRY_RULES = {'timm.models.vision_transformer.VisionTransformer': ('pos_drop', _rule_vit_tokens)}   # (child whose input, rule)
+_HELD_RULES = {'timm.models.convnext.ConvNeXtBlock': ('mlp', _rule_convnext_gamma)}     # (child whose output the rule reads too, rule)
+
+def _qualname(c): return f"{c.__module__}.{c.__qualname__}"
+def _lookup(c): return ONE_PASS_RULES.get(c) or _NAMED_RULES.get(_qualname(c))
+
+def _forward_class(t):
+    "The class in `t`'s method resolution order whose `forward` instances of `t` run"
+    return next((c for c in t.__mro__ if 'forward' in c.__dict__), None)
+
+def _rule_of(m):
+    "The rule for what `m` computes: its type's, or that of the class whose `forward` (and `_conv_forward`) it inherits; or None"
+    t = type(m); r = _lookup(t)
+    if r is None:
+        k = _forward_class(t)
+        if k is None or _lookup(k) is None or any('_conv_forward' in c.__dict__ for c in t.__mro__[:t.__mro__.index(k)]): return None
+        r = _lookup(k)
+    if r is _rule_conv and (isinstance(m.padding, str) or m.padding_mode!='zeros'): return None     # the general rule does it
+    return r
+
+def _entry_of(m): return _ENTRY_RULES.get(_qualname(type(m)))
+def _held_of(m): return _HELD_RULES.get(_qualname(type(m)))
+
+_RANDOM = ('DropPath', 'DropBlock2d')     # timm's, with their `drop_prob`
+
+def _draws(m):
+    "The names of `m`'s submodules (itself: '') that draw random numbers in training: dropout, drop path, drop block at a nonzero rate"
+    return [n for n,c in m.named_modules() if isinstance(c, nn.modules.dropout._DropoutNd) and c.p > 0
+            or type(c).__name__ in _RANDOM and getattr(c, 'drop_prob', 0) > 0]
+
+def _no_rule(m):
+    "Why `m` has no rule, naming the class with a rule whose maths it changes, if any"
+    t = type(m); base = next((c for c in t.__mro__[1:] if _lookup(c)), None)
+    if base is None: return f"no one-pass rule for {t.__name__}"
+    what = 'forward' if _forward_class(t) is not base else '_conv_forward'
+    return f"no one-pass rule for {t.__name__}: it overrides the {what} of {base.__name__}, whose rule would not compute its maths"
+
 def _why_not(m):
     "Why module `m` (which has parameters of its own) cannot take the one pass, or None"
-    if type(m) not in ONE_PASS_RULES: return f"no one-pass rule for {type(m).__name__}"
-    if isinstance(m, (nn.Conv1d, nn.Conv2d)) and (isinstance(m.padding, str) or m.padding_mode!='zeros'):
-        return f"{type(m).__name__} with padding={m.padding!r}, padding_mode={m.padding_mode!r} has no rule"
+    t,own = type(m),{n for n,p in m.named_parameters(recurse=False) if p.requires_grad}
+    if t is nn.modules.linear.NonDynamicallyQuantizableLinear:      # (a Linear subclass that does not override forward)
+        return "MultiheadAttention's out_proj: its owner reads its weight and bias directly, never calling its forward"
+    if t is nn.MultiheadAttention: return "MultiheadAttention reads its out_proj's weight and bias directly, which no rule sees"
     if isinstance(m, nn.Embedding) and (m.max_norm is not None or m.scale_grad_by_freq or m.sparse):
         return "an Embedding with max_norm, scale_grad_by_freq or sparse gradients has no rule"
+    if _entry_of(m):
+        if m.pos_embed is None or m.dynamic_img_size: return f"{t.__name__} without pos_embed or with dynamic_img_size has no rule"
+        if own - {'cls_token', 'reg_token', 'pos_embed'}: return f"{t.__name__}'s own {sorted(own - {'cls_token', 'reg_token', 'pos_embed'})} have no rule"
+        return None
+    if _held_of(m):
+        if own - {'gamma'}: return f"{t.__name__}'s own {sorted(own - {'gamma'})} have no rule"
+        if not isinstance(m.drop_path, nn.Identity): return (f"{t.__name__} with drop path: its layer scale's rule needs the gradient "
+                                                             "before the drop path's random draws (set drop_path_rate to 0)")
+        return None
+    r = _rule_of(m)
+    if r is _rule_bn_act and _draws(m.drop): return f"{t.__name__}'s `drop` draws random numbers, which its rule would draw again"
+    if r in (_rule_layerscale, _rule_layerscale2d) and m.inplace: return f"{t.__name__}(inplace=True) overwrites the input its rule needs"
+    if r is not None: return None
+    bns = [n for n,c in m.named_modules() if isinstance(c, nn.modules.batchnorm._BatchNorm)]
+    if bns: return f"{_no_rule(m)}, and the general rule cannot re-run it: it contains batch norm (`{bns[0] or t.__name__}`), which the re-run would update"
+    d = _draws(m)
+    if d: return (f"{_no_rule(m)}, and the general rule cannot re-run it: `{d[0] or t.__name__}` draws random numbers, which the "
+                  "re-run would draw again (set its rate to 0)")
     return None
+
+class OnePassCheck(list):
+    "`check_one_pass`'s answer: `(name, reason)` for each module refused; `general`, `(name, type)` for those the general rule takes"
+    general = []
 
 def check_one_pass(
     model:nn.Module, # The model to train
-) -> list: # (name, reason) for each module the one pass cannot handle
-    "The modules with trainable parameters of their own that have no one-pass rule, and why"
-    bad = []
+) -> OnePassCheck: # (name, reason) for each module the one pass cannot handle; `.general`: the modules the general rule takes
+    "The modules with trainable parameters of their own that the one pass cannot handle, and why; and those it takes with the general rule"
+    bad,gen = OnePassCheck(),[]
     for nm,m in model.named_modules():
         if any(p.requires_grad for p in m.parameters(recurse=False)):
-            why = _why_not(m)
-            if why: bad.append((nm or type(model).__name__, why))
+            why,nm = _why_not(m),nm or type(model).__name__
+            if why: bad.append((nm, why))
+            elif _rule_of(m) is None and _entry_of(m) is None and _held_of(m) is None: gen.append((nm, type(m).__name__))
+    bad.general = gen
     return bad
 
 # %% ../nbs/01c_one_pass.ipynb #6309a78e
@@ -191,10 +319,15 @@ def _native_wgrads(m, x, go):
 def _once_forward(m, stats, x):
     "Linear or convolution: in a one-pass training batch through `_WGradOnce`, so autograd computes no weight gradient"
     if not (stats.active and stats.alive() and torch.is_grad_enabled() and x.shape[0]==sum(stats.sizes)): return type(m).forward(m, x)
-    stats._pending[m] = stats._pending.get(m, 0) + 1
+    stats._pending[m] = stats._pending.get(m, 0) + 1; stats._seen[m] = stats._seen.get(m, 0) + 1
     return _WGradOnce.apply(x, m.weight, m.bias, m, stats)
 
 def _f32(t): return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t    # autocast: sums in float32
+
+def _part(x, s, e, B):
+    "Samples `s:e` of `x`, a tensor or the general rule's `(args, kwargs)` (each tensor whose first dimension is the batch's), in float32"
+    if isinstance(x, Tensor): return _f32(x[s:e])
+    return tree_map(lambda t: _f32(t[s:e]) if _batched(t, B) else t, x)
 
 class OnePassStats:
     "Hooks that give, after one backward pass over a batch of micro-batches, each parameter's $\\sum_k n_k g_k^2$ in `sq`"
@@ -205,9 +338,21 @@ class OnePassStats:
         wgrad_once:bool=False, # Linear and convolutions: weight gradients as the sums of the Cₖ, autograd computing none (slower on CPUs)
     ):
         self.model,self.max_numel,self.alive = model,max_numel,alive or (lambda: True)
-        self.sizes,self.active,self.sq,self._pending,self._acc = [],False,{},{},{}
+        self.sizes,self.active,self.sq,self._pending,self._acc,self._held,self._seen,self._snap = [],False,{},{},{},{},{},{}
         self.mods = [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
-        self.hooks = [m.register_forward_hook(self._fwd) for m in self.mods]
+        self.rules,self.hooks,self.general = {},[],set()
+        for m in self.mods:
+            at,r = _entry_of(m),_rule_of(m)
+            if at: self.rules[m] = at[1]; self.hooks.append(m.get_submodule(at[0]).register_forward_pre_hook(functools.partial(self._fwd_at, m)))
+            elif _held_of(m):
+                ch,self.rules[m] = _held_of(m)
+                self.hooks += [m.get_submodule(ch).register_forward_hook(functools.partial(self._hold, m)), m.register_forward_hook(self._fwd_held)]
+            elif r: self.rules[m] = r; self.hooks.append(m.register_forward_hook(self._fwd))
+            else:
+                self.rules[m] = _rule_general; self.general.add(m)
+                self.hooks += [m.register_forward_pre_hook(self._pre_general), m.register_forward_hook(self._fwd_general, with_kwargs=True)]
+        inner = set(self.mods)
+        self.inner = {m: [(n, d) for n,d in m.named_modules() if d is not m and d in inner] for m in self.general}   # children with hooks
         self.bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         for m in self.bns: m.forward = functools.partial(_bn_forward, m, self)
         self.once = [m for m in self.mods if wgrad_once and type(m) in _ONCE]     # weight gradients from the C_k, not autograd
@@ -217,11 +362,11 @@ class OnePassStats:
         sizes:list, # The micro-batch sizes of the next training batch, in order
     ):
         "Before a training batch's forward pass: compute statistics for micro-batches of `sizes`"
-        self.sizes,self.active,self.sq,self._pending,self._acc = list(sizes),True,{},{},{}
+        self.sizes,self.active,self.sq,self._pending,self._acc,self._held,self._seen,self._snap = list(sizes),True,{},{},{},{},{},{}
 
     def stop(self):
         "No statistics (validation, or the batch is done): batch norm and the hooks act as usual"
-        self.active,self._pending,self._acc = False,{},{}
+        self.active,self._pending,self._acc,self._held,self._seen,self._snap = False,{},{},{},{},{}
 
     def remove(self):
         "Remove the hooks and the batch norm patches"
@@ -234,8 +379,43 @@ class OnePassStats:
         if type(out.grad_fn).__name__=='_WGradOnceBackward': return      # its backward does the work
         x = inp[0]
         if x.shape[0]!=sum(self.sizes): return
-        self._pending[m] = self._pending.get(m, 0) + 1
+        self._pending[m] = self._pending.get(m, 0) + 1; self._seen[m] = self._seen.get(m, 0) + 1
         out.register_hook(functools.partial(self._bwd, m, x.detach()))
+
+    def _pre_general(self, m, args):
+        "Before a general-rule module's forward: how often each of its children with hooks has run so far"
+        if self.active: self._snap[m] = {d: self._seen.get(d, 0) for _,d in self.inner[m]}
+
+    def _fwd_general(self, m, args, kwargs, out):
+        "The general rule's modules: keep all the inputs, and the names of the parameters of children that did not run (read by `m` itself)"
+        snap = self._snap.pop(m, {})
+        if not (self.active and self.alive() and torch.is_grad_enabled() and isinstance(out, Tensor) and out.requires_grad): return
+        if out.dim()==0 or out.shape[0]!=sum(self.sizes): return
+        self._pending[m] = self._pending.get(m, 0) + 1; self._seen[m] = self._seen.get(m, 0) + 1
+        ran = lambda d: self._seen.get(d, 0) > snap.get(d, 0)
+        claimed = tuple(n + '.' for n,d in self.inner[m] if d in self.general and ran(d))    # (their own general rule does theirs)
+        extra = tuple(f"{n}.{pn}" for n,d in self.inner[m] if not ran(d) and not n.startswith(claimed)
+                      for pn,p in d.named_parameters(recurse=False) if p.requires_grad)
+        out.register_hook(functools.partial(self._bwd, m, (*tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, (args, kwargs)), extra)))
+
+    def _fwd_at(self, m, child, args):
+        "A module whose rule reads the input of its child `child` (`_ENTRY_RULES`) and that input's gradient"
+        x = args[0] if args else None
+        if not (self.active and self.alive() and torch.is_grad_enabled() and isinstance(x, Tensor) and x.requires_grad): return
+        if x.shape[0]!=sum(self.sizes): return
+        self._pending[m] = self._pending.get(m, 0) + 1; self._seen[m] = self._seen.get(m, 0) + 1
+        x.register_hook(functools.partial(self._bwd, m, x.detach()))
+
+    def _hold(self, m, child, inp, out):
+        "Keep the output of `m`'s child `child` (`_HELD_RULES`) for `m`'s hook, which comes next"
+        if self.active and self.alive() and torch.is_grad_enabled() and isinstance(out, Tensor): self._held[m] = out.detach()
+
+    def _fwd_held(self, m, inp, out):
+        "A module whose rule reads its input, its child's output it holds, and its output gradient"
+        h = self._held.pop(m, None)
+        if h is None or not (isinstance(out, Tensor) and out.requires_grad) or out.shape[0]!=sum(self.sizes): return
+        self._pending[m] = self._pending.get(m, 0) + 1; self._seen[m] = self._seen.get(m, 0) + 1
+        out.register_hook(functools.partial(self._bwd, m, (inp[0].detach(), h)))
 
     def _runs(self, m):
         "`(start, end, i, j)`: micro-batches `i:j`, samples `start:end`, of one size, few enough for `max_numel`"
@@ -251,7 +431,7 @@ class OnePassStats:
         "`sq[p] += sum_k B^2/n_k C_k^2` for the micro-batches `i:i+len(c)` (`c` is used up)"
         B = sum(self.sizes)
         w = torch.tensor([B*B/n for n in self.sizes[i:i+len(c)]], dtype=c.dtype, device=c.device)
-        q = torch.mv(c.square_().view(len(c), -1).t(), w).view(c.shape[1:])
+        q = torch.mv(c.square_().reshape(len(c), -1).t(), w).view(c.shape[1:])
         self._add(p, q)
 
     def _add(self, p, q):
@@ -266,15 +446,15 @@ class OnePassStats:
         if not self.active: return out
         self._pending[m] -= 1
         shared = m in self._acc or self._pending[m] > 0       # more calls of `m` to come, or some came before
-        ps = dict(m.named_parameters(recurse=False))
+        ps = dict(m.named_parameters(recurse=m in self.general))      # (the general rule: children's parameters it read itself too)
         with torch.no_grad():
             if not shared and type(m) is nn.Linear and x.dim()==2 and max(self.sizes)==1:
                 self._per_sample_linear(m, x, go, ps)
                 if grads: out = {'weight': go.t() @ x, **({} if m.bias is None else {'bias': go.sum(0)})}
                 return out
             for s,e,i,j in self._runs(m):
-                xs,gs = _f32(x[s:e]),_f32(go[s:e])
-                for nm,c in ONE_PASS_RULES[type(m)](m, xs, gs, j-i).items():
+                xs,gs = _part(x, s, e, len(go)),_f32(go[s:e])
+                for nm,c in self._rule(m, xs, gs, j-i).items():
                     if grads: out[nm] = out[nm].add_(c.sum(0)) if nm in out else c.sum(0)
                     if not ps[nm].requires_grad: continue
                     if not shared: self._add_squares(ps[nm], c, i); continue
@@ -283,6 +463,13 @@ class OnePassStats:
             if m in self._acc and self._pending[m]==0:
                 for (nm,i),c in self._acc.pop(m).items(): self._add_squares(ps[nm], c, i)
         return out
+
+    def _rule(self, m, x, go, kappa):
+        "`m`'s rule; the general rule's re-run of `m` with the hooks and batch norm patches standing aside"
+        if m not in self.general: return self.rules[m](m, x, go, kappa)
+        self.active = False
+        try: return _rule_general(m, x, go, kappa)
+        finally: self.active = True
 
     def _per_sample_linear(self, m, x, go, ps):
         "Linear on per-sample micro-batches: $\\sum_b B^2 (\\delta_b x_b^\\top)^2 = B^2\\,(\\delta^2)^\\top x^2$, one matrix product"
