@@ -9,13 +9,14 @@ from __future__ import annotations
 import math, numbers, warnings
 from fastai.basics import *
 import torch.distributed as dist
-from .optimizer import BSIWarning
+from .optimizer import BSIWarning, debias_prod
 from .microbatch import MicroBatchGrads
 from .callbacks import inference_pass, attached, at_fit_end
 from fastai.metrics import ValueMetric
 
 # %% auto #0
-__all__ = ['noise_estimates', 'pooled_noise_estimates', 'simple_noise_scale', 'GradientNoiseScale', 'plot_gns']
+__all__ = ['noise_estimates', 'pooled_noise_estimates', 'simple_noise_scale', 'precond_denominator', 'GradientNoiseScale',
+           'plot_gns']
 
 # %% ../nbs/01b_noise_scale.ipynb #9a000005
 def noise_estimates(
@@ -56,12 +57,37 @@ def simple_noise_scale(
     if g2 > 0: return trace/g2
     return float('inf') if trace > 0 else float('nan')
 
+# %% ../nbs/01b_noise_scale.ipynb #901fa9b7
+def precond_denominator(
+    sqr_avg:Tensor, # v: the optimizer's moving average of squared gradients (its state's `sqr_avg`), before this step
+    state:dict, # The parameter's optimizer state: `sqr_mom_prod` (adam_bsi, lamb_bsi) or `step` (fastai's Adam)
+    hyper:dict, # The parameter's hyperparameters: `eps`, and `sqr_mom` for a state with `step` only
+) -> Tensor:
+    "$d=\\sqrt{\\hat v}+\\epsilon$, with $\\hat v = v/(1-\\prod\\beta_2)$ debiased as the optimizer's step debiases it"
+    prod = state.get('sqr_mom_prod')
+    if prod is None: prod = float(hyper['sqr_mom'])**state.get('step', 0)
+    c = debias_prod(prod)
+    if not c > 0: raise ValueError(f"the state's bias correction 1 - prod(sqr_mom) must be positive (a moment after one step at least), got {c!r}")
+    return (sqr_avg/c).sqrt_().add_(float(hyper['eps']))
+
+def _precond_PQ(ps, d):
+    "$P$ and $Q$ of the gradients of `ps` divided elementwise by `d`: $\\sum(\\texttt{p.grad}/d)^2$ and $\\sum\\texttt{p.sqr\\_grad}/d^2$ (float64 stays float64)"
+    acc = lambda t: t if t.dtype==torch.float64 else t.float()
+    P = acc(torch.stack(torch._foreach_norm(torch._foreach_div([p.grad for p in ps], d)))).square().sum()
+    d2 = torch._foreach_mul(d, d)
+    Q = acc(torch.stack([s.sum() for s in torch._foreach_div([p.sqr_grad for p in ps], d2)])).sum()
+    return P,Q
+
+
 # %% ../nbs/01b_noise_scale.ipynb #9a000010
 _single_msg = ("GradientNoiseScale needs at least two micro-batches per optimizer step to tell the noise from the signal, "
     "and this step had one: use `MicroBatchGrads(micro_bs=...)` with `micro_bs` smaller than the batch, or "
     "`MicroBatchGrads(n_acc=...)` with `n_acc` >= 2. `b_simple` stays None.")
 _fold_ddp_msg = ("GradientNoiseScale in fold mode under DDP pairs the micro-batches of each process, and each process had "
     "one in this step: use `n_acc` >= 2 (or a `micro_bs` smaller than the batch), or `fold=False`. `b_simple` stays None.")
+_no_v_msg = ("GradientNoiseScale(precond=True) divides the gradients by the square root of the optimizer's second moment, and "
+    "this optimizer keeps none after its first step (a fastai `Optimizer` whose state has `sqr_avg`, as `Adam`, `adam_bsi`, "
+    "`lamb_bsi` do; not SGD or a wrapped PyTorch optimizer). `b_pre` stays None.")
 
 class GradientNoiseScale(Callback):
     "Estimate $|G|^2$, $\\mathrm{tr}(\\Sigma)$ and the gradient noise scale $B_\\text{simple}$ at every step from `MicroBatchGrads`' statistics"
@@ -70,19 +96,22 @@ class GradientNoiseScale(Callback):
     def __init__(self,
         beta:float=0.99, # Decay of the moving averages of |G|² and tr(Σ), per measured step (0: no smoothing)
         every:int=1, # Measure one optimizer step out of this many (fewer passes over the weights, e.g. in fold mode)
+        precond:bool=False, # Also the preconditioned estimate, of the gradients divided by √v̂+eps of the optimizer (`b_pre`, history keys `*_pre`); not in fold mode
     ):
         if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta < 1:
             raise ValueError(f"`beta` must be a number in [0, 1), got {beta!r}")
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError(f"`every` must be a positive integer, got {every!r}")
-        self.beta,self.every,self.mbg,self._listening = float(beta),int(every),None,None   # _listening: `MicroBatchGrads.on_fold`'s handle
-        self.history,self.bufs,self._pending,self._ema,self._t = [],{},[],[0.,0.],0
+        if not isinstance(precond, bool): raise ValueError(f"`precond` must be True or False, got {precond!r}")
+        self.beta,self.every,self.precond,self.mbg,self._listening = float(beta),int(every),precond,None,None   # _listening: `MicroBatchGrads.on_fold`'s handle
+        self.history,self.bufs,self._pending,self._ema,self._t,self._ema_pre,self._t_pre = [],{},[],[0.,0.],0,[0.,0.],0
 
     def before_fit(self):
         "Find `MicroBatchGrads`, start a new `history` (also `learn.recorder.noise_scale`); in fold mode, listen to its gradients"
         if inference_pass(self.learn): return                   # get_preds, predict, validate: keep the fit's history
         self._unlisten(); self._drop_column()                     # a previous fit that ended in an error
         self.history,self._pending,self._ema,self._t,self._warned,self._steps = [],[],[0.,0.],0,False,0
+        self._ema_pre,self._t_pre,self._warned_v,self._hyper_of = [0.,0.],0,False,None
         self._start_step()
         rec = getattr(self.learn, 'recorder', None)
         if rec is not None: rec.noise_scale = self.history; self._add_column()
@@ -92,6 +121,9 @@ class GradientNoiseScale(Callback):
         if self.mbg.fold and self.mbg.uses_one_pass:          # (runs after MicroBatchGrads.before_fit)
             raise ValueError("`GradientNoiseScale` cannot measure `MicroBatchGrads(fold=True, one_pass=True)`, where no micro-batch "
                              "gradient exists: use `fold=False` with `one_pass=True`, or `one_pass=False` with `fold=True`")
+        if self.mbg.fold and self.precond:
+            raise ValueError("`GradientNoiseScale(precond=True)` needs the optimizer's second moment before the step, which "
+                             "`MicroBatchGrads(fold=True)` updates micro-batch by micro-batch during it: use `fold=False`, or `precond=False`")
         if self.mbg.fold: self._listening = self.mbg.on_fold(self._listen)
 
     def _add_column(self):
@@ -153,14 +185,14 @@ class GradientNoiseScale(Callback):
         if not self.mbg.fold: self._k = self.mbg.count          # micro-batches of the step (one pass: a single backward)
         if self._k*world < 2: return self._warn(_single_msg)
         if self.mbg.fold and world > 1 and self._k < 2: return self._warn(_fold_ddp_msg)
-        est = (self._fold_estimates if self.mbg.fold else self._grad_estimates)(world)
+        est,pre = (self._fold_estimates(world),None) if self.mbg.fold else self._grad_estimates(world)
         self._flush()                                             # the previous steps: long computed by now
-        self._pending.append((est, self.mbg.n_seen, self._k*world, self.train_iter, self.epoch))
+        self._pending.append((est, pre, self.mbg.n_seen, self._k*world, self.train_iter, self.epoch))
 
     def _grad_estimates(self, world):
-        "Default mode: $P=\\sum|\\texttt{p.grad}|^2$, $Q=\\sum\\texttt{p.sqr\\_grad}$, both without `GradientClip`'s factor $c^2$"
+        "Default mode: $P=\\sum|\\texttt{p.grad}|^2$, $Q=\\sum\\texttt{p.sqr\\_grad}$, both without `GradientClip`'s factor $c^2$; and with `precond`, those of the preconditioned gradients"
         ps = [p for p in self.mbg.step_params if getattr(p, 'sqr_grad', None) is not None]
-        if not ps: return None
+        if not ps: return None,None
         P = torch.stack(torch._foreach_norm([p.grad for p in ps])).float().square().sum()
         sq = [p.sqr_grad for p in ps]                                   # a sum per tensor: `_foreach_norm(sq, 1)` is 7x slower on CPUs
         Q = (torch.stack(torch._foreach_norm(sq, 1)) if sq[0].is_cuda else torch.stack([s.sum() for s in sq])).float().sum()
@@ -170,7 +202,28 @@ class GradientNoiseScale(Callback):
             pu = (self.mbg.pre_clip.float()/scale).square().to(P.device)
             c2 = torch.where(pu > 0, (P/pu).clamp(max=1.), torch.ones_like(P)).clamp(min=torch.finfo(P.dtype).tiny)
             P,Q = P/c2,Q/c2
-        return torch.stack(noise_estimates(P, Q, self._k*world, self.mbg.n_seen))
+        est = torch.stack(noise_estimates(P, Q, self._k*world, self.mbg.n_seen))
+        if not self.precond: return est,None
+        d = self._preconditioner(ps)
+        if d is None: return est,None
+        Pp,Qp = _precond_PQ(ps, d)
+        if self.mbg.clip is not None: Pp,Qp = Pp/c2.to(Pp.dtype),Qp/c2.to(Qp.dtype)   # the same factor c² as the plain ones
+        return est,torch.stack(noise_estimates(Pp, Qp, self._k*world, self.mbg.n_seen))
+
+    def _preconditioner(self, ps):
+        "$\\sqrt{\\hat v}+\\epsilon$ per parameter of `ps`, from the optimizer's state before this step; None while one has no second moment"
+        opt = self.learn.opt
+        if self._hyper_of is None:
+            self._hyper_of = {p: h for pg,h in zip(getattr(opt, 'param_lists', []), getattr(opt, 'hypers', [])) for p in pg}
+        ds = []
+        for p in ps:
+            st,h = opt.state.get(p, {}) if hasattr(opt, 'param_lists') else {},self._hyper_of.get(p)
+            v = st.get('sqr_avg')
+            if v is None or h is None or 'eps' not in h:
+                if self._steps > 1 and not self._warned_v: self._warned_v = True; warnings.warn(_no_v_msg, BSIWarning)
+                return None
+            ds.append(precond_denominator(v, st, h))
+        return ds
 
     def _fold_estimates(self, world):
         "Fold mode: $P=|S|^2/W^2$, $Q=\\sum_k w_k|g_k|^2/W$; under DDP the pooled estimates from 7 summed scalars"
@@ -192,7 +245,7 @@ class GradientNoiseScale(Callback):
     def _flush(self):
         "Turn the pending steps' estimates into floats and update the moving averages"
         pend,self._pending = self._pending,[]
-        for est,n,kappa,it,ep in pend:
+        for est,pre,n,kappa,it,ep in pend:
             if est is None: continue
             g2,tr = est.tolist()
             if math.isfinite(g2) and math.isfinite(tr):
@@ -201,12 +254,24 @@ class GradientNoiseScale(Callback):
             g2e,tre = self._smoothed()
             self.history.append(dict(iter=it, epoch=ep, bs=n, kappa=kappa, g2=g2, trace=tr, b_simple=simple_noise_scale(g2, tr),
                                      g2_ema=g2e, trace_ema=tre, b_simple_ema=simple_noise_scale(g2e, tre)))
+            if self.precond: self.history[-1].update(self._pre_entry(pre))
 
-    def _smoothed(self):
-        "Debiased moving averages of $|G|^2$ and $\\mathrm{tr}(\\Sigma)$ (`nan` before the first estimate)"
-        if not self._t: return float('nan'),float('nan')
-        c = 1 - self.beta**self._t
-        return self._ema[0]/c,self._ema[1]/c
+    def _pre_entry(self, pre):
+        "The history's `*_pre` keys of a step: its preconditioned estimates (`nan` without one) and their moving averages"
+        g2,tr = pre.tolist() if pre is not None else (float('nan'), float('nan'))
+        if math.isfinite(g2) and math.isfinite(tr):
+            self._t_pre += 1
+            self._ema_pre = [self.beta*e + (1-self.beta)*v for e,v in zip(self._ema_pre, (g2, tr))]
+        g2e,tre = self._smoothed(pre=True)
+        return dict(g2_pre=g2, trace_pre=tr, b_pre=simple_noise_scale(g2, tr),
+                    g2_pre_ema=g2e, trace_pre_ema=tre, b_pre_ema=simple_noise_scale(g2e, tre))
+
+    def _smoothed(self, pre=False):
+        "Debiased moving averages of $|G|^2$ and $\\mathrm{tr}(\\Sigma)$ (`pre`: of the preconditioned ones; `nan` before the first estimate)"
+        ema,t = (self._ema_pre,self._t_pre) if pre else (self._ema,self._t)
+        if not t: return float('nan'),float('nan')
+        c = 1 - self.beta**t
+        return ema[0]/c,ema[1]/c
 
     def after_train(self):
         "Bring the history up to date at the end of each epoch's training"
@@ -229,6 +294,10 @@ class GradientNoiseScale(Callback):
     def b_simple(self):
         "The gradient noise scale: the ratio of the smoothed `trace` and `g2` (None before any estimate)"
         self._flush(); return simple_noise_scale(*self._ema) if self._t else None
+    @property
+    def b_pre(self):
+        "The preconditioned noise scale: the ratio of the smoothed preconditioned `trace` and `g2` (None without `precond=True`, or before its first estimate)"
+        self._flush(); return simple_noise_scale(*self._ema_pre) if self._t_pre else None
 
     def plot(self, **kwargs):
         "Plot the history: $B_\\text{simple}$ per step and smoothed, against the batch size trained (see `Recorder.plot_noise_scale`)"

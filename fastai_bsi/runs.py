@@ -180,7 +180,7 @@ def train_run(
     label_smoothing:float=0., # Label smoothing of the cross-entropy (the paper's ViT: 0.1)
     vit:dict|None=None, # vit_qk arguments other than size and n_out (arch='vit')
     ramp:dict|None=None, # Grow the batch (BatchSizeRamp; needs micro_bs): dict(sched=('exp', 32, 512)) or dict(noise=True, max_bs=512), other keys to BatchSizeRamp; a bs_scaler should have per_step=True. Adds the columns steps and step_bs
-    gns:bool=False, # Also measure the gradient noise scale (GradientNoiseScale; needs micro_bs): a b_simple column
+    gns:bool=False, # Also measure the gradient noise scale (GradientNoiseScale(precond=True); needs micro_bs): columns b_simple, g2, trace and the preconditioned b_pre, g2_pre, trace_pre
     step_trace:bool=False, # With `ramp`: a step_trace column, each epoch's steps as JSON [samples seen, the step's samples, smoothed B_simple or null]
     curve_every:int|None=None, # Also record the training loss per window of this many samples (LossCurve): a curve column
     device=None, # Device (default: fastai's default_device())
@@ -205,7 +205,7 @@ def train_run(
     model = vit_qk(size, n_out=d.c, **(vit or {})) if arch=='vit' else xresnet_norm(arch, norm, widen, n_out=d.c)
     etl = EpochTrainLoss()
     cbs = [etl] + (_ramp_cbs(ramp, bs, micro_bs, gns) if ramp else [MicroBatchGrads(micro_bs=micro_bs)] if micro_bs else []) + ([BatchSizeScaler(verbose=False, **bs_scaler)] if bs_scaler else [])
-    if gns: cbs.append(GradientNoiseScale())
+    if gns: cbs.append(GradientNoiseScale(precond=True))   # the plain and the preconditioned (Adam's metric) noise scale
     if ramp: sb = _StepBatches(step_trace); cbs.append(sb)
     if curve_every: lc = LossCurve(curve_every); cbs.append(lc)
     opt_func = partial(_opts[opt], mom=mom, sqr_mom=sqr_mom) if opt!='sgd' else partial(SGD, mom=mom)
@@ -228,7 +228,7 @@ def train_run(
                          accuracy=float(vals[2]), wall_time=wall*(e+1)/epochs))
         if gns:                                           # the smoothed estimates at the epoch's last step
             h = [o for o in learn.gradient_noise_scale.history if o['epoch']==e]
-            rows[-1].update({k: h[-1][k+'_ema'] if h else float('nan') for k in ('b_simple', 'g2', 'trace')})
+            rows[-1].update({k: h[-1][k+'_ema'] if h else float('nan') for k in ('b_simple', 'g2', 'trace', 'b_pre', 'g2_pre', 'trace_pre')})
         if curve_every: rows[-1]['curve'] = json.dumps(lc.epochs[e])   # the epoch's windows, as JSON for the CSV
         if ramp:                                          # optimizer steps so far, and the epoch's mean samples per step
             s = sb.epochs[e]; rows[-1].update(steps=sum(len(o) for o in sb.epochs[:e+1]), step_bs=float(np.mean(s)) if s else float('nan'))
