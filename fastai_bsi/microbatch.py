@@ -149,7 +149,7 @@ class MicroBatchGrads(Callback):
                 raise ValueError(f"`MicroBatchGrads(one_pass=True)` cannot compute these layers' statistics in one pass: {what}. "
                                  "Use `one_pass='auto'` (the loop for the whole model), `one_pass=False`, or add a rule to "
                                  "`fastai_bsi.one_pass.ONE_PASS_RULES`.")
-            warnings.warn(f"`one_pass='auto'`: the loop of micro-batch passes is used, as some layers have no one-pass rule: {what}", BSIWarning)
+            warnings.warn(f"`one_pass='auto'`: the loop of micro-batch passes is used, as the one pass cannot take some modules: {what}", BSIWarning)
             return None
         learn = self.learn
         return OnePassStats(learn.model, alive=lambda: self.learn is learn and self in learn.cbs, wgrad_once=self.wgrad_once)
