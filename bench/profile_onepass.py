@@ -2,6 +2,12 @@
 
     python bench/profile_onepass.py                   # xresnet18 32 px and the MLP, batch 128, micro-batches of 8
     python bench/profile_onepass.py --batches 6       # more profiled batches per configuration
+    python bench/profile_onepass.py --nets vit convnext general   # issue 34: 09's ViT, timm's convnext_atto, the general rule
+
+`--nets` picks the configurations: `xresnet` (xresnet18 with batch norm), `mlp`, `vit` (09's `vit_qk`, 24 px),
+`convnext` (timm's `convnext_atto`, 32 px) and `general` (09's ViT with every layer rule taken away, so that each of its
+Linear and LayerNorm modules takes the general rule: the general rule's cost by module kind, beside the `vit` rows).
+The ViT and ConvNeXt rows add a column for the one pass with `wgrad_once=True`.
 
 For each configuration it profiles a standard fastai `Adam` step, the loop of micro-batch passes and the one pass on
 the same batches (one torch thread), and prints per training step:
@@ -35,6 +41,12 @@ def _marked(name, f):
 op.OnePassStats._bwd = _marked('onepass: layer hooks (C_k, squares)', op.OnePassStats._bwd)
 op.OnePassStats._add_squares = _marked('onepass: squares and their sum', op.OnePassStats._add_squares)
 op._bn_forward = _marked('onepass: batch norm per micro-batch (forward)', op._bn_forward)   # looked up when hooked
+_rule0 = op.OnePassStats._rule
+def _rule_marked(self, m, x, go, kappa):
+    "Each rule's time under its own mark: 'onepass rule: <rule> (<module class>)'"
+    r = 'general' if m in self.general else self.rules[m].__name__.lstrip('_')
+    with record_function(f'onepass rule: {r} ({type(m).__name__})'): return _rule0(self, m, x, go, kappa)
+op.OnePassStats._rule = _rule_marked
 
 # ------------------------------------------------------------------------------------ phases around fastai events
 class _Phases:
@@ -85,22 +97,29 @@ def run(model0, sz, bs, opt_func, cbs, n):
         with learn.no_logging(), learn.no_bar(): learn.fit(1, 1e-3, cbs=[PhaseStart(), PhaseEnd(), StopAfter(n)])
     wall = (time.perf_counter()-t0)/n*1e3
     ka = prof.key_averages()
-    marks = {e.key: e.cpu_time_total/1e3/n for e in ka if e.key.startswith(('phase:', 'onepass:'))}
+    marks = {e.key: e.cpu_time_total/1e3/n for e in ka if e.key.startswith(('phase:', 'onepass:', 'onepass rule:'))}
     ops = sorted([e for e in ka if e.key.startswith('aten::')], key=lambda e: -e.self_cpu_time_total)[:15]
     return wall, marks, [(e.key, e.self_cpu_time_total/1e3/n, e.count//n) for e in ops]
 
-def report(title, model0, sz, bs, micro, n):
+def report(title, model0, sz, bs, micro, n, once=False, general=False):
+    "One configuration: Adam, the loop, the one pass (and with `once` the one pass with `wgrad_once=True`); `general`: no layer rules"
     print(f"\n== {title}, {sz} px, batch {bs}, micro-batches of {micro} " + '='*max(0, 60-len(title)))
-    res = {'Adam': run(model0, sz, bs, Adam, [], n),
-           'loop': run(model0, sz, bs, adam_bsi, [MicroBatchGrads(micro_bs=micro)], n),
-           'one pass': run(model0, sz, bs, adam_bsi, [MicroBatchGrads(micro_bs=micro, one_pass=True)], n)}
+    rule_of = op._rule_of
+    if general: op._rule_of = lambda m: None           # every module with parameters of its own takes the general rule
+    try:
+        res = {'Adam': run(model0, sz, bs, Adam, [], n),
+               'loop': run(model0, sz, bs, adam_bsi, [MicroBatchGrads(micro_bs=micro)], n),
+               'one pass': run(model0, sz, bs, adam_bsi, [MicroBatchGrads(micro_bs=micro, one_pass=True)], n)}
+        if once: res['wgrad_once'] = run(model0, sz, bs, adam_bsi, [MicroBatchGrads(micro_bs=micro, one_pass=True, wgrad_once=True)], n)
+    finally: op._rule_of = rule_of
     names = ['phase: forward + loss', 'onepass: batch norm per micro-batch (forward)', 'phase: backward',
              'onepass: layer hooks (C_k, squares)', 'onepass: squares and their sum', 'phase: MicroBatchGrads after_backward',
              'phase: step (before_step + optimizer)']
+    rules = sorted({k for v in res.values() for k in v[1] if k.startswith('onepass rule:')})
     print(f"{'ms per step':>48s} " + ' '.join(f'{k:>10s}' for k in res))
     print(f"{'wall time (profiled)':>48s} " + ' '.join(f'{v[0]:10.1f}' for v in res.values()))
-    for nm in names:
-        print(f"{nm:>48s} " + ' '.join(f"{v[1].get(nm, 0.):10.1f}" for v in res.values()))
+    for nm in names + rules:
+        print(f"{nm[-48:]:>48s} " + ' '.join(f"{v[1].get(nm, 0.):10.1f}" for v in res.values()))
     for k,(w,m,_) in res.items():
         ph = sum(m.get(nm, 0.) for nm in names if nm.startswith('phase:'))
         print(f"{'rest (zero_grad, callbacks, Python), ' + k:>48s} {w-ph:10.1f}")
@@ -113,6 +132,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--batches', type=int, default=3, help='profiled training batches per configuration')
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--nets', nargs='+', choices=['xresnet', 'mlp', 'vit', 'convnext', 'general'], default=['xresnet', 'mlp'])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     import platform, os
@@ -120,9 +140,14 @@ def main():
     except (OSError, StopIteration): cpu = platform.processor() or platform.machine()
     print(f"machine: {cpu}, {os.cpu_count()} cores; torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
           f"{a.batches} profiled batches per configuration")
-    torch.manual_seed(0)
-    report('xresnet18 (batch norm)', xresnet18(n_out=10), 32, 128, 8, a.batches)
-    torch.manual_seed(0)
-    report('MLP 3072-512-512-10', _mlp(32), 32, 128, 8, a.batches)
+    if 'xresnet' in a.nets: torch.manual_seed(0); report('xresnet18 (batch norm)', xresnet18(n_out=10), 32, 128, 8, a.batches)
+    if 'mlp' in a.nets: torch.manual_seed(0); report('MLP 3072-512-512-10', _mlp(32), 32, 128, 8, a.batches)
+    if 'vit' in a.nets or 'general' in a.nets: from fastai_bsi.runs import vit_qk
+    if 'vit' in a.nets: torch.manual_seed(0); report("09 ViT (vit_qk)", vit_qk(size=24, n_out=10), 24, 128, 8, a.batches, once=True)
+    if 'convnext' in a.nets:
+        import timm
+        torch.manual_seed(0); report('timm convnext_atto', timm.create_model('convnext_atto', pretrained=False, num_classes=10), 32, 128, 8, a.batches, once=True)
+    if 'general' in a.nets:
+        torch.manual_seed(0); report("09 ViT, every module by the general rule", vit_qk(size=24, n_out=10), 24, 128, 8, a.batches, general=True)
 
 if __name__ == '__main__': main()

@@ -30,7 +30,7 @@ class MicroBatchGrads(Callback):
         n_acc:int|None=None, # Accumulate mode: DataLoader batches per optimizer step (each one micro-batch, or split by `micro_bs`)
         fold:bool=False, # Fold each micro-batch gradient straight into the moments of adam_bsi/lamb_bsi (less memory)
         one_pass:bool|str=False, # Split mode: the statistics from one forward/backward pass (True, or 'auto': the loop where a layer has no rule)
-        wgrad_once:bool=False, # One pass: Linear and convolution weight gradients from the micro-batch sums, not autograd (to measure on GPUs; slower on CPUs)
+        wgrad_once:bool|str='auto', # One pass: Linear and convolution weight gradients from the micro-batch sums, not autograd: always (True), never (False), where it pays ('auto')
     ):
         if one_pass not in (True, False, 'auto'): raise ValueError(f"`one_pass` must be True, False or 'auto', got {one_pass!r}")
         if micro_bs is None and n_acc is None:
@@ -40,9 +40,9 @@ class MicroBatchGrads(Callback):
             raise ValueError("`one_pass` computes the statistics of the micro-batches of one batch: it needs `micro_bs`")
         if micro_bs is not None: _check_pos_int(micro_bs, 'micro_bs')
         if n_acc is not None: _check_pos_int(n_acc, 'n_acc')
-        for nm,v in (('fold',fold), ('wgrad_once',wgrad_once)):
-            if not isinstance(v, bool): raise ValueError(f"`{nm}` must be True or False, got {v!r}")
-        if wgrad_once and not one_pass: raise ValueError("`wgrad_once` is an option of the one pass: it needs `one_pass=True` or 'auto'")
+        if not isinstance(fold, bool): raise ValueError(f"`fold` must be True or False, got {fold!r}")
+        if not (isinstance(wgrad_once, bool) or wgrad_once=='auto'): raise ValueError(f"`wgrad_once` must be True, False or 'auto', got {wgrad_once!r}")
+        if wgrad_once is True and not one_pass: raise ValueError("`wgrad_once` is an option of the one pass: it needs `one_pass=True` or 'auto'")
         self.micro_bs,self._n_acc,self._n_acc_next,self.fold = micro_bs,(1 if n_acc is None else int(n_acc)),None,fold
         self.split,self.one_pass,self.wgrad_once = micro_bs is not None,one_pass,wgrad_once
         self._fold_listeners = collections.OrderedDict()   # fold mode: `f(p, g, w)` for each micro-batch gradient `g` of weight `w`, before folding

@@ -6,12 +6,12 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/one_pass.html.md"""
 
 # %% ../nbs/01c_one_pass.ipynb #599fe389
 from __future__ import annotations
-import functools, itertools
+import functools, itertools, math
 from torch.utils._pytree import tree_flatten, tree_unflatten, tree_map
 from fastai.basics import *
 
 # %% auto #0
-__all__ = ['ONE_PASS_RULES', 'OnePassCheck', 'check_one_pass', 'OnePassStats']
+__all__ = ['ONE_PASS_RULES', 'ONCE_ROWS', 'OnePassCheck', 'check_one_pass', 'OnePassStats']
 
 # %% ../nbs/01c_one_pass.ipynb #74118c1f
 def _rule_linear(m, x, go, kappa):
@@ -78,7 +78,11 @@ def _affine(m, xhat, go, kappa, per_channel):
     if getattr(m, 'bias', None) is not None: res['bias'] = _red(go, kappa, shape)
     return res
 
-def _rule_layernorm(m, x, go, kappa): return _affine(m, F.layer_norm(x, m.normalized_shape, eps=m.eps), go, kappa, False)
+def _xhat_ln(x, shape, eps):
+    "Layer norm without its affine map (a weight of ones: torch's CPU kernel without one is about half as fast)"
+    return F.layer_norm(x, shape, x.new_ones(shape), None, eps)
+
+def _rule_layernorm(m, x, go, kappa): return _affine(m, _xhat_ln(x, m.normalized_shape, m.eps), go, kappa, False)
 def _rule_groupnorm(m, x, go, kappa): return _affine(m, F.group_norm(x, m.num_groups, eps=m.eps), go, kappa, True)
 
 # %% ../nbs/01c_one_pass.ipynb #c777f1ec
@@ -137,7 +141,7 @@ def _bn_forward(m, stats, x):
 
 # %% ../nbs/01c_one_pass.ipynb #2a53a6b7
 def _rule_layernorm2d(m, x, go, kappa):
-    return _affine(m, F.layer_norm(x.permute(0, 2, 3, 1), m.normalized_shape, eps=m.eps).permute(0, 3, 1, 2), go, kappa, True)
+    return _affine(m, _xhat_ln(x.permute(0, 2, 3, 1), m.normalized_shape, m.eps).permute(0, 3, 1, 2), go, kappa, True)
 
 def _rule_bn_act(m, x, go, kappa):
     "timm's BatchNormAct2d: the batch norm rule on the output gradient taken back through `act` and `drop`"
@@ -316,9 +320,22 @@ def _native_wgrads(m, x, go):
         g = torch.autograd.grad(y, ps, go, allow_unused=True)
     return dict(zip(['weight', 'bias'], g))
 
+ONCE_ROWS = 32    # `wgrad_once='auto'`: the fewest rows (samples x positions) per micro-batch at which a layer's C_k pay for it
+
+def _once_pays(m, x, kappa):
+    "`wgrad_once='auto'`: grouped convolutions (their weight gradient is as slow whole as per micro-batch), and layers whose C_k each sum `ONCE_ROWS` rows or more"
+    if type(m) is not nn.Linear and m.groups > 1: return True
+    if type(m) is nn.Linear: rows = x.numel()//max(x.shape[-1], 1)
+    elif m.padding=='same': rows = x[0, 0].numel()*x.shape[0]
+    else:
+        pad = [0]*(x.dim()-2) if m.padding=='valid' else m.padding
+        rows = x.shape[0]*math.prod((s + 2*p - d*(k-1) - 1)//st + 1 for s,p,d,k,st in zip(x.shape[2:], pad, m.dilation, m.kernel_size, m.stride))
+    return rows >= ONCE_ROWS*kappa
+
 def _once_forward(m, stats, x):
     "Linear or convolution: in a one-pass training batch through `_WGradOnce`, so autograd computes no weight gradient"
     if not (stats.active and stats.alive() and torch.is_grad_enabled() and x.shape[0]==sum(stats.sizes)): return type(m).forward(m, x)
+    if stats.wgrad_once=='auto' and not _once_pays(m, x, len(stats.sizes)): return type(m).forward(m, x)
     stats._pending[m] = stats._pending.get(m, 0) + 1; stats._seen[m] = stats._seen.get(m, 0) + 1
     return _WGradOnce.apply(x, m.weight, m.bias, m, stats)
 
@@ -335,9 +352,10 @@ class OnePassStats:
         model:nn.Module, # The model (every module with trainable parameters of its own needs a rule)
         max_numel:int=2**20, # Values of the per-micro-batch sums Cₖ held at once, per module (runs that stay in cache)
         alive:Callable|None=None, # Whether the owner still wants statistics (a callback removed after an error does not)
-        wgrad_once:bool=False, # Linear and convolutions: weight gradients as the sums of the Cₖ, autograd computing none (slower on CPUs)
+        wgrad_once:bool|str='auto', # Linear and convolutions: weight gradients as the sums of the Cₖ, autograd computing none (True), never (False), or where it pays ('auto')
     ):
-        self.model,self.max_numel,self.alive = model,max_numel,alive or (lambda: True)
+        if not (isinstance(wgrad_once, bool) or wgrad_once=='auto'): raise ValueError(f"`wgrad_once` must be True, False or 'auto', got {wgrad_once!r}")
+        self.model,self.max_numel,self.alive,self.wgrad_once = model,max_numel,alive or (lambda: True),wgrad_once
         self.sizes,self.active,self.sq,self._pending,self._acc,self._held,self._seen,self._snap = [],False,{},{},{},{},{},{}
         self.mods = [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
         self.rules,self.hooks,self.general = {},[],set()
@@ -355,7 +373,7 @@ class OnePassStats:
         self.inner = {m: [(n, d) for n,d in m.named_modules() if d is not m and d in inner] for m in self.general}   # children with hooks
         self.bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         for m in self.bns: m.forward = functools.partial(_bn_forward, m, self)
-        self.once = [m for m in self.mods if wgrad_once and type(m) in _ONCE]     # weight gradients from the C_k, not autograd
+        self.once = [m for m in self.mods if wgrad_once and type(m) in _ONCE and m not in self.general]   # weight gradients from the C_k, not autograd
         for m in self.once: m.forward = functools.partial(_once_forward, m, self)
 
     def start(self,
