@@ -6,7 +6,7 @@ Docs: https://fastai-bsi.github.io/fastai_bsi/one_pass.html.md"""
 
 # %% ../nbs/01c_one_pass.ipynb #599fe389
 from __future__ import annotations
-import functools, itertools, math
+import functools, itertools, math, types
 from torch.utils._pytree import tree_flatten, tree_unflatten, tree_map
 from fastai.basics import *
 
@@ -47,11 +47,38 @@ def _conv_im2col(m, x, go, kappa):
     g = go.reshape(kappa, M, go.shape[1], L).transpose(1, 2).reshape(kappa, go.shape[1], M*L)
     return torch.bmm(g, xu.transpose(1, 2)).view(kappa, *w.shape)
 
+def _taps(m, x, go):
+    "The kernel taps that meet the input, per spatial dimension: `(slices, padding)` of the smaller convolution they make, or None if all do"
+    sl,pad = [],[]
+    for n,o,k,s,d,p in zip(x.shape[2:], go.shape[2:], m.kernel_size, m.stride, m.dilation, m.padding):
+        a = next((i for i in range(k) if d*i - p + s*(o-1) >= 0), 0)       # tap i reads input s*j + d*i - p, j < o
+        b = max((i for i in range(k) if d*i - p <= n-1), default=k-1)
+        q = p - d*a
+        if b < a or q < 0 or (n + 2*q - d*(b-a) - 1)//s + 1 != o: a,b,q = 0,k-1,p    # (the same output positions, or no crop)
+        sl.append(slice(a, b+1)); pad.append(q)
+    return None if all(t.start==0 and t.stop==k for t,k in zip(sl, m.kernel_size)) else (sl, tuple(pad))
+
+def _cropped(m, t):
+    "`m` as the convolution of its taps `t` (what the weight-gradient functions read of it)"
+    sl,pad = t
+    return types.SimpleNamespace(stride=m.stride, dilation=m.dilation, groups=m.groups, padding=pad, weight=m.weight[(slice(None), slice(None), *sl)])
+
+def _conv_one_tap(m, x, go, kappa):
+    "A grouped convolution reduced to one tap without padding (a 7x7 depthwise kernel on a 1x1 map): per micro-batch and group, output gradients times the inputs the tap reads, summed over positions"
+    x = x[(slice(None), slice(None), *(slice(0, s*(o-1)+1, s) for s,o in zip(m.stride, go.shape[2:])))]
+    g,O,I = m.groups,go.shape[1],x.shape[1]
+    xs,gs = x.reshape(kappa, -1, g, I//g, go[0, 0].numel()),go.reshape(kappa, -1, g, O//g, go[0, 0].numel())
+    return torch.einsum('kmgop,kmgip->kgoi', gs, xs).reshape(kappa, O, I//g, *[1]*(x.dim()-2))   # (torch's CPU kernel: one call per group)
+
 def _rule_conv(m, x, go, kappa):
-    "Conv1d/Conv2d: grouped on GPUs; on the CPU im2col for outputs of up to 16 positions, else per micro-batch"
-    if x.device.type!='cpu': gw = _conv_grouped(m, x, go, kappa)
-    elif x.dim()==4 and m.groups==1 and go.shape[2]*go.shape[3] <= 16: gw = _conv_im2col(m, x, go, kappa)
-    else: gw = _conv_per_chunk(m, x, go, kappa)
+    "Conv1d/Conv2d: grouped on GPUs; on the CPU im2col for outputs of up to 16 positions, else per micro-batch; only the taps that meet the input"
+    t = _taps(m, x, go)          # (a 7x7 kernel on a 2x2 map: 3x3 of its taps see the input, the rest only padding)
+    mc = m if t is None else _cropped(m, t)
+    if x.device.type!='cpu': gw = _conv_grouped(mc, x, go, kappa)
+    elif x.dim()==4 and m.groups==1 and go.shape[2]*go.shape[3] <= 16: gw = _conv_im2col(mc, x, go, kappa)
+    elif m.groups > 1 and t is not None and all(w==1 for w in mc.weight.shape[2:]) and not any(t[1]): gw = _conv_one_tap(mc, x, go, kappa)
+    else: gw = _conv_per_chunk(mc, x, go, kappa)
+    if t is not None: full = gw.new_zeros(kappa, *m.weight.shape); full[(slice(None),)*3 + tuple(t[0])] = gw; gw = full
     res = {'weight': gw.contiguous()}    # (channels_last input: the weight gradients come in its memory format)
     if m.bias is not None: res['bias'] = go.reshape(kappa, x.shape[0]//kappa, go.shape[1], -1).sum((1, 3))
     return res
@@ -466,7 +493,7 @@ class OnePassStats:
         shared = m in self._acc or self._pending[m] > 0       # more calls of `m` to come, or some came before
         ps = dict(m.named_parameters(recurse=m in self.general))      # (the general rule: children's parameters it read itself too)
         with torch.no_grad():
-            if not shared and type(m) is nn.Linear and x.dim()==2 and max(self.sizes)==1:
+            if not shared and type(m) is nn.Linear and m not in self.general and x.dim()==2 and max(self.sizes)==1:
                 self._per_sample_linear(m, x, go, ps)
                 if grads: out = {'weight': go.t() @ x, **({} if m.bias is None else {'bias': go.sum(0)})}
                 return out
