@@ -1,4 +1,4 @@
-"""The one pass with each weight gradient computed once (`MicroBatchGrads(..., one_pass=True, wgrad_once=True)`, an option to measure on GPUs) against autograd's.
+"""The one pass with each weight gradient computed once (`MicroBatchGrads(..., one_pass=True, wgrad_once=True)`) against autograd's (`wgrad_once=False`).
 
     python bench/onepass_wgrad_once.py [--device cpu|cuda] [--rounds 3] [--batches 3] [--micro 8 32] [--px 32]
 
@@ -6,7 +6,8 @@ Issue 22, step 3: with `wgrad_once`, Linear and convolution layers run through `
 the input gradient and returns the sums of the per-micro-batch C_k as weight gradients, so autograd computes no
 weight gradient of its own. xresnet18 (batch norm) and the MLP of bench.py at 32 px, batch 128, one torch thread:
 median step time of `MicroBatchGrads(micro_bs=M, one_pass=True)` either way, and the ratio to a standard fastai Adam
-step, interleaved in rounds."""
+step, interleaved in rounds. (Issue 34 made the choice per layer, `wgrad_once='auto'`, the default: see 01c_one_pass and
+`bench.py --only onepass`, whose ViT and ConvNeXt rows time all three.)"""
 import sys, argparse, statistics, functools, torch
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
